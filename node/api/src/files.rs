@@ -1,0 +1,272 @@
+//! Media files on PeerTube's paths: the kept source as a web video, and its torrent.
+//! Every request goes through the same privacy check as the API.
+
+use std::path::PathBuf;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use peerbox_catalog::{Video, VideoRef};
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+use uuid::Uuid;
+
+use crate::auth::Viewer;
+use crate::error::{ApiError, ApiResult};
+use crate::format::source_stem;
+use crate::{AppState, SharedState};
+
+pub const SOURCES_DIR: &str = "media/original-video-files";
+const TORRENTS_DIR: &str = "media/torrents";
+
+pub fn router() -> Router<SharedState> {
+    Router::new()
+        .route("/static/web-videos/{name}", get(web_video))
+        .route("/static/web-videos/private/{name}", get(web_video))
+        .route("/download/web-videos/{name}", get(download_web_video))
+        .route("/lazy-static/torrents/{name}", get(torrent))
+        .route("/download/torrents/{name}", get(download_torrent))
+}
+
+enum Kind {
+    WebVideo,
+    Torrent,
+}
+
+impl AppState {
+    fn torrent_path(&self, video: &Video) -> PathBuf {
+        self.data_dir
+            .join(TORRENTS_DIR)
+            .join(format!("{}.torrent", source_stem(video)))
+    }
+
+    /// Resolves a file name of a video to its file on disk, for a viewer allowed to see it.
+    fn file_for(
+        &self,
+        name: &str,
+        kind: &Kind,
+        viewer: Option<&peerbox_catalog::User>,
+        req: &Request,
+    ) -> ApiResult<(Video, PathBuf)> {
+        let not_found = || ApiError::not_found("File not found");
+        let uuid = name
+            .get(..36)
+            .and_then(|u| Uuid::parse_str(u).ok())
+            .ok_or_else(not_found)?;
+        let video = self
+            .catalog
+            .video(VideoRef::Uuid(uuid))?
+            .ok_or_else(not_found)?;
+        let source = video.source.as_ref().ok_or_else(not_found)?;
+        let stem = source_stem(&video);
+        let (expected, path) = match kind {
+            Kind::WebVideo => (
+                format!("{stem}{}", source.extension),
+                self.data_dir.join(&source.path),
+            ),
+            Kind::Torrent => (format!("{stem}.torrent"), self.torrent_path(&video)),
+        };
+        if name != expected {
+            return Err(not_found());
+        }
+        self.check_can_see(viewer, &video, true, req.headers())?;
+        Ok((video, path))
+    }
+
+    pub async fn remove_video_files(&self, video: &Video) {
+        let mut paths = vec![self.torrent_path(video)];
+        if let Some(source) = &video.source {
+            paths.push(self.data_dir.join(&source.path));
+        }
+        for path in paths {
+            if let Err(e) = tokio::fs::remove_file(&path).await
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!("could not remove {}: {e}", path.display());
+            }
+        }
+    }
+
+    /// Writes the source file's torrent (web seed: its public URL) and records its infohash.
+    pub async fn write_source_torrent(&self, video: &Video) -> anyhow::Result<()> {
+        let Some(source) = video.source.clone() else {
+            return Ok(());
+        };
+        let path = self.data_dir.join(&source.path);
+        let target = self.torrent_path(video);
+        let file_url = format!(
+            "{}/static/web-videos/{}{}",
+            self.settings.public_url(),
+            source_stem(video),
+            source.extension
+        );
+        let name = format!("{}{}", video.attributes.name, source.extension);
+        let torrent =
+            tokio::task::spawn_blocking(move || -> anyhow::Result<peerbox_p2p::Torrent> {
+                let torrent = peerbox_p2p::create_torrent(&peerbox_p2p::TorrentRequest {
+                    path: &path,
+                    name: &name,
+                    trackers: &[],
+                    web_seeds: &[file_url],
+                    creation_date: chrono::Utc::now().timestamp(),
+                })?;
+                crate::upload::write_atomically(&target, &torrent.metainfo)?;
+                Ok(torrent)
+            })
+            .await??;
+        let info_hash = torrent.info_hash_hex();
+        self.catalog.update_video(video.id, |v| {
+            if let Some(s) = v.source.as_mut() {
+                s.info_hash = Some(info_hash);
+            }
+        })?;
+        Ok(())
+    }
+}
+
+/// Torrents are written after an upload; a crash may have left some unwritten.
+pub async fn generate_missing_torrents(state: &SharedState) {
+    let videos = match state.catalog.videos() {
+        Ok(v) => v,
+        Err(e) => return tracing::warn!("cannot list videos: {e}"),
+    };
+    for video in videos
+        .iter()
+        .filter(|v| v.source.as_ref().is_some_and(|s| s.info_hash.is_none()))
+    {
+        if let Err(e) = state.write_source_torrent(video).await {
+            tracing::warn!("torrent of video {} not written: {e:#}", video.uuid);
+        }
+    }
+}
+
+async fn serve(
+    path: PathBuf,
+    req: Request,
+    content_type: &'static str,
+    attachment: Option<String>,
+) -> ApiResult<Response> {
+    let mut response =
+        ServeFile::new_with_mime(&path, &content_type.parse().map_err(ApiError::internal)?)
+            .oneshot(req)
+            .await
+            .map_err(ApiError::internal)?
+            .map(Body::new);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    if let Some(name) = attachment {
+        let value = format!(
+            "attachment; filename=\"{}\"",
+            name.replace(['"', '\\', '\r', '\n'], "_")
+        );
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    Ok(response)
+}
+
+fn video_mime(video: &Video) -> &'static str {
+    match video.source.as_ref().map(|s| s.extension.as_str()) {
+        Some(".mp4" | ".m4v") => "video/mp4",
+        Some(".webm") => "video/webm",
+        Some(".ogv") => "video/ogg",
+        Some(".mkv") => "video/x-matroska",
+        Some(".mov") => "video/quicktime",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn web_video(
+    State(state): State<SharedState>,
+    Viewer(viewer): Viewer,
+    Path(name): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
+    let (video, path) = state.file_for(&name, &Kind::WebVideo, viewer.as_ref(), &req)?;
+    serve(path, req, video_mime(&video), None).await
+}
+
+fn check_download_allowed(
+    state: &AppState,
+    viewer: Option<&peerbox_catalog::User>,
+    video: &Video,
+) -> ApiResult<()> {
+    let manager = match viewer {
+        Some(u) => state.can_manage(u, video)?,
+        None => false,
+    };
+    if !video.attributes.download_enabled && !manager {
+        return Err(ApiError::forbidden("Video download is disabled"));
+    }
+    Ok(())
+}
+
+async fn download_web_video(
+    State(state): State<SharedState>,
+    Viewer(viewer): Viewer,
+    Path(name): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
+    let (video, path) = state.file_for(&name, &Kind::WebVideo, viewer.as_ref(), &req)?;
+    check_download_allowed(&state, viewer.as_ref(), &video)?;
+    let ext = video
+        .source
+        .as_ref()
+        .map(|s| s.extension.clone())
+        .unwrap_or_default();
+    serve(
+        path,
+        req,
+        video_mime(&video),
+        Some(format!("{}{ext}", video.attributes.name)),
+    )
+    .await
+}
+
+async fn torrent_response(
+    state: SharedState,
+    viewer: Option<peerbox_catalog::User>,
+    name: String,
+    req: Request,
+    download: bool,
+) -> ApiResult<Response> {
+    let (video, path) = state.file_for(&name, &Kind::Torrent, viewer.as_ref(), &req)?;
+    if download {
+        check_download_allowed(&state, viewer.as_ref(), &video)?;
+    }
+    if !path.exists() {
+        return Ok(ApiError::not_found("Torrent not generated yet").into_response());
+    }
+    serve(
+        path,
+        req,
+        "application/x-bittorrent",
+        download.then(|| format!("{}.torrent", video.attributes.name)),
+    )
+    .await
+}
+
+async fn torrent(
+    State(state): State<SharedState>,
+    Viewer(viewer): Viewer,
+    Path(name): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
+    torrent_response(state, viewer, name, req, false).await
+}
+
+async fn download_torrent(
+    State(state): State<SharedState>,
+    Viewer(viewer): Viewer,
+    Path(name): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
+    torrent_response(state, viewer, name, req, true).await
+}

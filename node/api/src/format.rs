@@ -1,0 +1,271 @@
+//! JSON shapes of PeerTube's API: videos, accounts, channels, users.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use peerbox_catalog::{Account, Channel, Privacy, User, Video};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::validate::{CATEGORIES, COMMENTS_POLICIES, LANGUAGES, LICENCES, label_of};
+
+pub fn date(d: &DateTime<Utc>) -> String {
+    d.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn labelled<K: PartialEq + Copy + serde::Serialize>(
+    list: &[(K, &'static str)],
+    key: Option<K>,
+) -> Value {
+    match key.and_then(|k| label_of(list, k).map(|l| (k, l))) {
+        Some((k, l)) => json!({ "id": k, "label": l }),
+        None => json!({ "id": null, "label": "Unknown" }),
+    }
+}
+
+/// PeerTube truncates descriptions in lists to 250 characters.
+fn truncated(description: &Option<String>) -> Value {
+    match description {
+        Some(d) if d.chars().count() > 250 => {
+            json!(format!("{}...", d.chars().take(247).collect::<String>()))
+        }
+        Some(d) => json!(d),
+        None => Value::Null,
+    }
+}
+
+/// The file name shared by a video's source file, its web path and its torrent.
+pub fn source_stem(video: &Video) -> String {
+    format!("{}-0", video.uuid)
+}
+
+impl AppState {
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.settings.public_url(), path)
+    }
+
+    fn host(&self) -> &str {
+        self.settings.public_host()
+    }
+
+    pub fn account_summary(&self, a: &Account) -> Value {
+        json!({
+            "id": a.id,
+            "name": a.name,
+            "displayName": a.display_name,
+            "url": self.url(&format!("/accounts/{}", a.name)),
+            "host": self.host(),
+            "avatars": [],
+        })
+    }
+
+    pub fn account_json(&self, a: &Account) -> Value {
+        let mut v = self.account_summary(a);
+        let extra = json!({
+            "userId": a.user_id,
+            "description": a.description,
+            "followingCount": 0,
+            "followersCount": 0,
+            "createdAt": date(&a.created_at),
+            "updatedAt": date(&a.updated_at),
+            "banners": [],
+        });
+        merge(&mut v, extra);
+        v
+    }
+
+    pub fn channel_summary(&self, c: &Channel) -> Value {
+        json!({
+            "id": c.id,
+            "name": c.name,
+            "displayName": c.display_name,
+            "url": self.url(&format!("/video-channels/{}", c.name)),
+            "host": self.host(),
+            "avatars": [],
+        })
+    }
+
+    pub fn channel_json(&self, c: &Channel) -> ApiResult<Value> {
+        let owner = self.catalog.account(c.account_id)?;
+        let mut v = self.channel_summary(c);
+        merge(
+            &mut v,
+            json!({
+                "description": c.description,
+                "support": c.support,
+                "isLocal": true,
+                "ownerAccount": owner.map(|a| self.account_json(&a)),
+                "followingCount": 0,
+                "followersCount": 0,
+                "createdAt": date(&c.created_at),
+                "updatedAt": date(&c.updated_at),
+                "banners": [],
+            }),
+        );
+        Ok(v)
+    }
+
+    pub fn user_json(&self, u: &User) -> ApiResult<Value> {
+        let account = self.catalog.account(u.account_id)?;
+        let channels = self
+            .catalog
+            .channels_of_account(u.account_id)?
+            .iter()
+            .map(|c| self.channel_json(c))
+            .collect::<ApiResult<Vec<_>>>()?;
+        Ok(json!({
+            "id": u.id,
+            "username": u.username,
+            "email": u.email,
+            "emailVerified": true,
+            "role": { "id": u.role.id(), "label": u.role.label() },
+            "videoQuota": u.video_quota,
+            "videoQuotaDaily": u.video_quota_daily,
+            "account": account.map(|a| self.account_json(&a)),
+            "videoChannels": channels,
+            "nsfwPolicy": "display",
+            "p2pEnabled": true,
+            "autoPlayVideo": true,
+            "videosHistoryEnabled": true,
+            "blocked": false,
+            "blockedReason": null,
+            "adminFlags": 0,
+            "pluginAuth": null,
+            "theme": "instance-default",
+            "twoFactorEnabled": false,
+            "createdAt": date(&u.created_at),
+        }))
+    }
+
+    /// The source file as PeerTube lists a web video file. Its torrent fields stay null until
+    /// the torrent is written (PeerTube clients poll for `torrentUrl` after an upload).
+    fn source_files(&self, video: &Video) -> Value {
+        let Some(source) = &video.source else {
+            return json!([]);
+        };
+        let stem = source_stem(video);
+        let name = format!("{stem}{}", source.extension);
+        let private = !matches!(
+            video.attributes.privacy,
+            Privacy::Public | Privacy::Unlisted
+        );
+        let file_url = if private {
+            self.url(&format!("/static/web-videos/private/{name}"))
+        } else {
+            self.url(&format!("/static/web-videos/{name}"))
+        };
+        let torrent_url = self.url(&format!("/lazy-static/torrents/{stem}.torrent"));
+        let info_hash = source
+            .info_hash
+            .as_deref()
+            .and_then(|h| <[u8; 20]>::try_from(hex::decode(h).ok()?).ok());
+        let magnet = info_hash.map(|h| {
+            peerbox_p2p::magnet_uri(
+                &torrent_url,
+                &h,
+                &video.attributes.name,
+                &[],
+                std::slice::from_ref(&file_url),
+            )
+        });
+        let ready = info_hash.is_some();
+        json!([{
+            "id": video.id,
+            "resolution": { "id": 0, "label": "Source" },
+            "size": source.size,
+            "fps": -1,
+            "width": null,
+            "height": null,
+            "magnetUri": magnet,
+            "torrentUrl": ready.then_some(torrent_url),
+            "torrentDownloadUrl": ready.then(|| self.url(&format!("/download/torrents/{stem}.torrent"))),
+            "fileUrl": file_url,
+            "fileDownloadUrl": self.url(&format!("/download/web-videos/{name}")),
+            "metadataUrl": null,
+            "hasAudio": null,
+            "hasVideo": null,
+            "storage": 0,
+        }])
+    }
+
+    /// A video as PeerTube's lists show it.
+    pub fn video_json(&self, v: &Video) -> ApiResult<Value> {
+        let channel = self.catalog.channel(v.attributes.channel_id)?;
+        let account = match &channel {
+            Some(c) => self.catalog.account(c.account_id)?,
+            None => None,
+        };
+        let a = &v.attributes;
+        Ok(json!({
+            "id": v.id,
+            "uuid": v.uuid,
+            "shortUUID": v.short_uuid(),
+            "url": self.url(&format!("/videos/watch/{}", v.uuid)),
+            "name": a.name,
+            "category": labelled(CATEGORIES, a.category),
+            "licence": labelled(LICENCES, a.licence),
+            "language": labelled(LANGUAGES, a.language.as_deref()),
+            "privacy": { "id": a.privacy.id(), "label": a.privacy.label() },
+            "nsfw": a.nsfw,
+            "nsfwFlags": 0,
+            "nsfwSummary": null,
+            "truncatedDescription": truncated(&a.description),
+            "description": truncated(&a.description),
+            "isLocal": true,
+            "duration": v.duration,
+            "aspectRatio": null,
+            "views": v.views,
+            "viewers": 0,
+            "likes": v.likes,
+            "dislikes": v.dislikes,
+            "thumbnailPath": null,
+            "previewPath": null,
+            "thumbnails": [],
+            "embedPath": format!("/videos/embed/{}", v.short_uuid()),
+            "createdAt": date(&v.created_at),
+            "updatedAt": date(&v.updated_at),
+            "publishedAt": date(&v.published_at),
+            "originallyPublishedAt": a.originally_published_at.as_ref().map(date),
+            "isLive": false,
+            "state": { "id": v.state.id(), "label": v.state.label() },
+            "waitTranscoding": a.wait_transcoding,
+            "blacklisted": false,
+            "account": account.map(|a| self.account_summary(&a)),
+            "channel": channel.map(|c| self.channel_summary(&c)),
+        }))
+    }
+
+    /// A single video with everything PeerTube's VideoDetails has.
+    pub fn video_details_json(&self, v: &Video) -> ApiResult<Value> {
+        let mut json = self.video_json(v)?;
+        let channel = self.catalog.channel(v.attributes.channel_id)?;
+        let account = match &channel {
+            Some(c) => self.catalog.account(c.account_id)?,
+            None => None,
+        };
+        let a = &v.attributes;
+        merge(
+            &mut json,
+            json!({
+                "description": a.description,
+                "support": a.support,
+                "tags": a.tags,
+                "commentsPolicy": labelled(COMMENTS_POLICIES, Some(a.comments_policy)),
+                "commentsEnabled": a.comments_policy != 2,
+                "downloadEnabled": a.download_enabled,
+                "inputFileUpdatedAt": null,
+                "trackerUrls": [],
+                "files": self.source_files(v),
+                "streamingPlaylists": [],
+                "account": account.map(|a| self.account_json(&a)),
+                "channel": match channel { Some(c) => Some(self.channel_json(&c)?), None => None },
+            }),
+        );
+        Ok(json)
+    }
+}
+
+fn merge(into: &mut Value, extra: Value) {
+    if let (Value::Object(into), Value::Object(extra)) = (into, extra) {
+        into.extend(extra);
+    }
+}

@@ -1,0 +1,23 @@
+//! The catalog: every durable fact of a Peerbox node (users, accounts, channels, videos,
+//! OAuth clients and tokens, uploads in progress, jobs) in one redb file.
+//!
+//! It owns the tables and the rules that keep them consistent (unique actor names, a video
+//! and its job written in one transaction). It does no HTTP and no media work, and decides
+//! nothing about who may see what: callers filter what they read.
+
+mod error;
+mod ids;
+mod model;
+mod store;
+
+mod jobs;
+mod tokens;
+mod uploads;
+mod users;
+mod videos;
+
+pub use error::{CatalogError, Result};
+pub use ids::{VideoRef, short_uuid, uuid_from_short};
+pub use model::*;
+pub use store::{Catalog, SCHEMA_VERSION};
+pub use tokens::{IssuedTokens, TokenRefusal};

@@ -1,0 +1,155 @@
+//! The redb file, its tables, schema version and migrations.
+
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::error::{CatalogError, Result};
+
+/// Bump when a row's meaning changes, and add the step to `migrate`.
+pub const SCHEMA_VERSION: u64 = 1;
+
+pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub(crate) const SETTINGS: TableDefinition<&str, &str> = TableDefinition::new("settings");
+pub(crate) const USERS: TableDefinition<u64, &[u8]> = TableDefinition::new("users");
+pub(crate) const USERS_BY_NAME: TableDefinition<&str, u64> = TableDefinition::new("users_by_name");
+pub(crate) const ACCOUNTS: TableDefinition<u64, &[u8]> = TableDefinition::new("accounts");
+pub(crate) const CHANNELS: TableDefinition<u64, &[u8]> = TableDefinition::new("channels");
+/// Accounts and channels share one namespace of actor names, as in PeerTube; the value is
+/// `(is_channel, id)` packed as `id * 2 + is_channel`.
+pub(crate) const ACTOR_NAMES: TableDefinition<&str, u64> = TableDefinition::new("actor_names");
+pub(crate) const VIDEOS: TableDefinition<u64, &[u8]> = TableDefinition::new("videos");
+pub(crate) const VIDEOS_BY_UUID: TableDefinition<u128, u64> =
+    TableDefinition::new("videos_by_uuid");
+pub(crate) const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
+pub(crate) const REFRESH_TOKENS: TableDefinition<&str, &str> =
+    TableDefinition::new("refresh_tokens");
+pub(crate) const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
+pub(crate) const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
+
+pub struct Catalog {
+    pub(crate) db: Database,
+}
+
+impl Catalog {
+    /// Opens (or creates) the catalog and brings its schema to this program's version.
+    pub fn open(path: &Path) -> Result<Catalog> {
+        let db = Database::create(path)?;
+        let catalog = Catalog { db };
+        catalog.migrate()?;
+        Ok(catalog)
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let found = meta.get("schema_version")?.map(|v| v.value()).unwrap_or(0);
+            if found > SCHEMA_VERSION {
+                return Err(CatalogError::SchemaTooNew {
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            if found < 1 {
+                // Version 1 is the first schema: create every table and the local OAuth client.
+                txn.open_table(USERS)?;
+                txn.open_table(USERS_BY_NAME)?;
+                txn.open_table(ACCOUNTS)?;
+                txn.open_table(CHANNELS)?;
+                txn.open_table(ACTOR_NAMES)?;
+                txn.open_table(VIDEOS)?;
+                txn.open_table(VIDEOS_BY_UUID)?;
+                txn.open_table(TOKENS)?;
+                txn.open_table(REFRESH_TOKENS)?;
+                txn.open_table(UPLOADS)?;
+                txn.open_table(JOBS)?;
+                let mut settings = txn.open_table(SETTINGS)?;
+                settings.insert("oauth_client_id", crate::tokens::random_secret().as_str())?;
+                settings.insert(
+                    "oauth_client_secret",
+                    crate::tokens::random_secret().as_str(),
+                )?;
+            }
+            meta.insert("schema_version", SCHEMA_VERSION)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<u64> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        Ok(meta.get("schema_version")?.map(|v| v.value()).unwrap_or(0))
+    }
+
+    /// The OAuth client that PeerTube clients fetch from `/api/v1/oauth-clients/local`.
+    pub fn local_oauth_client(&self) -> Result<(String, String)> {
+        let txn = self.db.begin_read()?;
+        let settings = txn.open_table(SETTINGS)?;
+        let get = |k: &str| -> Result<String> {
+            Ok(settings
+                .get(k)?
+                .map(|v| v.value().to_string())
+                .ok_or(CatalogError::NotFound("oauth client"))?)
+        };
+        Ok((get("oauth_client_id")?, get("oauth_client_secret")?))
+    }
+}
+
+/// Allocates the next id of a table's counter.
+pub(crate) fn next_id(txn: &redb::WriteTransaction, counter: &str) -> Result<u64> {
+    let mut meta = txn.open_table(META)?;
+    let id = meta.get(counter)?.map(|v| v.value()).unwrap_or(0) + 1;
+    meta.insert(counter, id)?;
+    Ok(id)
+}
+
+pub(crate) fn encode<T: Serialize>(row: &T) -> Result<Vec<u8>> {
+    Ok(serde_json::to_vec(row)?)
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+pub(crate) fn get_row<K, T>(
+    table: &impl ReadableTable<K, &'static [u8]>,
+    key: K::SelfType<'_>,
+) -> Result<Option<T>>
+where
+    K: redb::Key + 'static,
+    T: DeserializeOwned,
+{
+    match table.get(key)? {
+        Some(v) => Ok(Some(decode(v.value())?)),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn put_row<K, T>(
+    table: &mut Table<K, &'static [u8]>,
+    key: K::SelfType<'_>,
+    row: &T,
+) -> Result<()>
+where
+    K: redb::Key + 'static,
+    T: Serialize,
+{
+    table.insert(key, encode(row)?.as_slice())?;
+    Ok(())
+}
+
+pub(crate) fn all_rows<K, T>(table: &impl ReadableTable<K, &'static [u8]>) -> Result<Vec<T>>
+where
+    K: redb::Key + 'static,
+    T: DeserializeOwned,
+{
+    let mut rows = Vec::new();
+    for entry in table.iter()? {
+        let (_, v) = entry?;
+        rows.push(decode(v.value())?);
+    }
+    Ok(rows)
+}

@@ -1,0 +1,195 @@
+//! The node's configuration: one TOML file, every key overridable by an environment variable
+//! named after its path (`uploads.max_file_size` is `PEERBOX_UPLOADS_MAX_FILE_SIZE`), every
+//! key with a default that works on a laptop.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use peerbox_api::ApiSettings;
+use serde::{Deserialize, Serialize};
+use toml::Value;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address and port the HTTP server binds.
+    pub listen: String,
+    pub data_dir: PathBuf,
+    #[serde(flatten)]
+    pub api: ApiSettings,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:9000".into(),
+            data_dir: PathBuf::from("peerbox-data"),
+            api: ApiSettings::default(),
+        }
+    }
+}
+
+/// Environment variables that are not configuration keys.
+const NOT_KEYS: &[&str] = &[
+    "PEERBOX_CONFIG",
+    "PEERBOX_ADMIN_PASSWORD",
+    "PEERBOX_LOG",
+    "PEERBOX_BIN",
+];
+
+impl Config {
+    /// Defaults, then the file (if any), then `PEERBOX_*` variables from `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Config> {
+        let mut value = Value::try_from(Config::default())?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let from_file: Value = toml::from_str(&text)
+                .with_context(|| format!("{} is not valid TOML", path.display()))?;
+            merge(&mut value, from_file);
+            // Unknown keys are mistakes; say which.
+            Config::deserialize(value.clone())
+                .with_context(|| format!("invalid configuration in {}", path.display()))?;
+            check_known_keys(&Value::try_from(Config::default())?, &value, "")
+                .with_context(|| format!("invalid configuration in {}", path.display()))?;
+        }
+        for (name, raw) in env {
+            if !name.starts_with("PEERBOX_") || NOT_KEYS.contains(&name.as_str()) {
+                continue;
+            }
+            if !set_from_env(&mut value, &name["PEERBOX_".len()..], &raw)? {
+                tracing::warn!("{name} is set but is not a configuration key; ignored");
+            }
+        }
+        Ok(Config::deserialize(value)?)
+    }
+}
+
+fn merge(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Table(into), Value::Table(from)) => {
+            for (k, v) in from {
+                match into.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        into.insert(k, v);
+                    }
+                }
+            }
+        }
+        (into, from) => *into = from,
+    }
+}
+
+fn check_known_keys(defaults: &Value, given: &Value, prefix: &str) -> Result<()> {
+    if let (Value::Table(d), Value::Table(g)) = (defaults, given) {
+        for (k, v) in g {
+            let path = format!("{prefix}{k}");
+            match d.get(k) {
+                None => bail!("unknown key `{path}`"),
+                Some(dv) => check_known_keys(dv, v, &format!("{path}."))?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Finds the key whose path, joined with `_` and upper-cased, is `name`, and sets it from
+/// `raw` parsed as the key's type. Returns whether a key matched.
+fn set_from_env(table: &mut Value, name: &str, raw: &str) -> Result<bool> {
+    let Value::Table(t) = table else {
+        return Ok(false);
+    };
+    for (key, slot) in t.iter_mut() {
+        let upper = key.to_uppercase();
+        if name == upper {
+            *slot = parse_like(slot, raw).with_context(|| format!("PEERBOX_{name}={raw:?}"))?;
+            return Ok(true);
+        }
+        if let Some(rest) = name.strip_prefix(&format!("{upper}_"))
+            && slot.is_table()
+            && set_from_env(slot, rest, raw)?
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn parse_like(current: &Value, raw: &str) -> Result<Value> {
+    Ok(match current {
+        Value::Integer(_) => Value::Integer(raw.trim().parse().context("expected an integer")?),
+        Value::Boolean(_) => Value::Boolean(raw.trim().parse().context("expected true or false")?),
+        Value::Float(_) => Value::Float(raw.trim().parse().context("expected a number")?),
+        Value::Array(_) => Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.into()))
+                .collect(),
+        ),
+        _ => Value::String(raw.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn defaults_work_without_file_or_env() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9000");
+        assert_eq!(c.api.oauth.access_token_lifetime, 86_400);
+    }
+
+    #[test]
+    fn file_then_env() {
+        let dir = std::env::temp_dir().join(format!("peerbox-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("peerbox.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:80\"\n[uploads]\nsession_lifetime = 10\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&file),
+            env(&[
+                ("PEERBOX_UPLOADS_SESSION_LIFETIME", "20"),
+                ("PEERBOX_LAN_ALIASES", "peerbox.local, 192.168.1.2:9000"),
+                ("PEERBOX_PUBLIC_URL", "https://v.example.org"),
+                ("PEERBOX_ADMIN_PASSWORD", "not a key"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:80");
+        assert_eq!(c.api.uploads.session_lifetime, 20);
+        assert_eq!(c.api.lan_aliases, vec!["peerbox.local", "192.168.1.2:9000"]);
+        assert_eq!(c.api.public_url, "https://v.example.org");
+        std::fs::write(&file, "[uploads]\nsesion_lifetime = 10\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&file), env(&[])).unwrap_err());
+        assert!(err.contains("uploads.sesion_lifetime"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_env_is_named() {
+        let err = format!(
+            "{:#}",
+            Config::load(None, env(&[("PEERBOX_UPLOADS_MAX_FILE_SIZE", "big")])).unwrap_err()
+        );
+        assert!(err.contains("PEERBOX_UPLOADS_MAX_FILE_SIZE"), "{err}");
+    }
+}

@@ -1,0 +1,247 @@
+//! The `peerbox` binary: command line, configuration, and the wiring of the node's crates.
+
+mod config;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use peerbox_catalog::{Catalog, NewUser, Role};
+
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "peerbox",
+    version,
+    about = "A PeerTube-compatible video node for small hardware"
+)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Common {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "PEERBOX_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where the catalog and media live.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the node.
+    Run {
+        /// Address to listen on, e.g. 127.0.0.1:9000.
+        #[arg(long)]
+        listen: Option<String>,
+        /// The URL people and other servers reach the node at.
+        #[arg(long)]
+        public_url: Option<String>,
+    },
+    /// Manage users (while the node is stopped; use the API while it runs).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// admin, moderator or user.
+        #[arg(long, default_value = "user")]
+        role: String,
+        /// Bytes, -1 for unlimited; defaults to the configured default.
+        #[arg(long, allow_hyphen_values = true)]
+        video_quota: Option<i64>,
+        #[arg(long, allow_hyphen_values = true)]
+        video_quota_daily: Option<i64>,
+    },
+    List,
+    SetPassword {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password: String,
+    },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PEERBOX_LOG")
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let mut config = Config::load(cli.common.config.as_deref(), std::env::vars())?;
+    if let Some(dir) = cli.common.data_dir {
+        config.data_dir = dir;
+    }
+    match cli.command {
+        Command::Run { listen, public_url } => {
+            if let Some(l) = listen {
+                config.listen = l;
+            }
+            if let Some(u) = public_url {
+                config.api.public_url = u;
+            }
+            tokio::runtime::Runtime::new()?.block_on(run(config))
+        }
+        Command::User(cmd) => user_command(&config, cmd),
+    }
+}
+
+fn open_catalog(data_dir: &Path) -> Result<Catalog> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+    let path = data_dir.join("catalog.redb");
+    Catalog::open(&path).map_err(|e| match e {
+        peerbox_catalog::CatalogError::Storage(msg)
+            if msg.contains("already open") || msg.contains("lock") =>
+        {
+            anyhow::anyhow!(
+                "{} is in use by a running node; stop it or use the API ({msg})",
+                path.display()
+            )
+        }
+        other => anyhow::anyhow!("cannot open {}: {other}", path.display()),
+    })
+}
+
+fn parse_role(role: &str) -> Result<Role> {
+    Ok(match role {
+        "admin" | "administrator" => Role::Administrator,
+        "moderator" => Role::Moderator,
+        "user" => Role::User,
+        other => bail!("unknown role {other:?}: use admin, moderator or user"),
+    })
+}
+
+fn user_command(config: &Config, cmd: UserCommand) -> Result<()> {
+    let catalog = open_catalog(&config.data_dir)?;
+    match cmd {
+        UserCommand::Create {
+            username,
+            password,
+            email,
+            role,
+            video_quota,
+            video_quota_daily,
+        } => {
+            let email = email.unwrap_or_else(|| format!("{username}@{}", config.api.public_host()));
+            let user = catalog.create_user(NewUser {
+                username,
+                email,
+                password,
+                role: parse_role(&role)?,
+                video_quota: video_quota.unwrap_or(config.api.users.video_quota),
+                video_quota_daily: video_quota_daily.unwrap_or(config.api.users.video_quota_daily),
+            })?;
+            println!("created user {} (id {})", user.username, user.id);
+        }
+        UserCommand::List => {
+            for u in catalog.users()? {
+                println!("{}\t{}\t{}\t{}", u.id, u.username, u.role.label(), u.email);
+            }
+        }
+        UserCommand::SetPassword { username, password } => {
+            let user = catalog
+                .user_by_name(&username)?
+                .with_context(|| format!("no user named {username}"))?;
+            catalog.set_password(user.id, &password)?;
+            println!("password of {username} changed");
+        }
+    }
+    Ok(())
+}
+
+/// The first start creates the `admin` user, with the password from PEERBOX_ADMIN_PASSWORD
+/// or a generated one printed once.
+fn ensure_admin(catalog: &Catalog, config: &Config) -> Result<()> {
+    if !catalog.users()?.is_empty() {
+        return Ok(());
+    }
+    let (password, generated) = match std::env::var("PEERBOX_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => {
+            use rand::Rng;
+            let p: String = rand::thread_rng()
+                .sample_iter(rand::distributions::Alphanumeric)
+                .take(20)
+                .map(char::from)
+                .collect();
+            (p, true)
+        }
+    };
+    catalog.create_user(NewUser {
+        username: "admin".into(),
+        email: format!("admin@{}", config.api.public_host()),
+        password: password.clone(),
+        role: Role::Administrator,
+        video_quota: -1,
+        video_quota_daily: -1,
+    })?;
+    if generated {
+        println!(
+            "Created the administrator account: username \"admin\", password \"{password}\" (shown only once)"
+        );
+    } else {
+        println!(
+            "Created the administrator account \"admin\" with the password from PEERBOX_ADMIN_PASSWORD"
+        );
+    }
+    Ok(())
+}
+
+async fn run(config: Config) -> Result<()> {
+    let catalog = open_catalog(&config.data_dir)?;
+    ensure_admin(&catalog, &config)?;
+    let data_dir = config.data_dir.canonicalize()?;
+    let state = peerbox_api::AppState::new(catalog, config.api.clone(), data_dir);
+    peerbox_api::recover_uploads(&state)
+        .await
+        .context("recovering uploads")?;
+    tokio::spawn(peerbox_api::run_housekeeping(state.clone()));
+
+    let addr: SocketAddr = config
+        .listen
+        .parse()
+        .with_context(|| format!("invalid listen address {:?}", config.listen))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    println!(
+        "Peerbox listening on http://{addr} (public URL {})",
+        config.api.public_url()
+    );
+    let app = peerbox_api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return ctrl_c.await.unwrap_or(()),
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
