@@ -48,6 +48,10 @@ impl ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, detail)
     }
 
+    pub fn insufficient_storage() -> ApiError {
+        ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "Not enough free disk space on this node to store the video")
+    }
+
     pub fn internal(e: impl std::fmt::Display) -> ApiError {
         tracing::error!("internal error: {e}");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
@@ -88,6 +92,9 @@ impl From<peerbox_catalog::CatalogError> for ApiError {
 
 impl From<std::io::Error> for ApiError {
     fn from(e: std::io::Error) -> ApiError {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            return ApiError::insufficient_storage();
+        }
         ApiError::internal(e)
     }
 }

@@ -187,6 +187,52 @@ impl AppState {
         }])
     }
 
+    /// Where a video's HLS files are served: private ones under `private/`, as in PeerTube.
+    pub fn hls_base_url(&self, video: &Video) -> String {
+        let private = if is_private_media(video) { "private/" } else { "" };
+        self.url(&format!("/static/streaming-playlists/hls/{private}{}", video.uuid))
+    }
+
+    fn streaming_playlists(&self, video: &Video) -> Value {
+        let Some(outputs) = &video.outputs else { return json!([]) };
+        let base = self.hls_base_url(video);
+        let files: Vec<Value> = outputs
+            .hls
+            .files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let label = if f.resolution == 0 { "Audio only".to_string() } else { format!("{}p", f.resolution) };
+                json!({
+                    "id": video.id * 100 + i as u64,
+                    "resolution": { "id": f.resolution, "label": label },
+                    "width": f.width,
+                    "height": f.height,
+                    "size": f.size,
+                    "fps": f.fps,
+                    "magnetUri": null,
+                    "torrentUrl": null,
+                    "torrentDownloadUrl": null,
+                    "fileUrl": format!("{base}/{}", f.fragmented),
+                    "fileDownloadUrl": self.url(&format!("/download/streaming-playlists/hls/videos/{}", f.fragmented)),
+                    "playlistUrl": format!("{base}/{}", f.playlist),
+                    "metadataUrl": null,
+                    "hasAudio": true,
+                    "hasVideo": f.resolution != 0,
+                    "storage": 0,
+                })
+            })
+            .collect();
+        json!([{
+            "id": video.id,
+            "type": 1,
+            "playlistUrl": format!("{base}/{}", outputs.hls.master),
+            "segmentsSha256Url": format!("{base}/{}", outputs.hls.segments_sha256),
+            "redundancies": [],
+            "files": files,
+        }])
+    }
+
     /// A video as PeerTube's lists show it.
     pub fn video_json(&self, v: &Video) -> ApiResult<Value> {
         let channel = self.catalog.channel(v.attributes.channel_id)?;
@@ -217,8 +263,8 @@ impl AppState {
             "viewers": 0,
             "likes": v.likes,
             "dislikes": v.dislikes,
-            "thumbnailPath": null,
-            "previewPath": null,
+            "thumbnailPath": v.outputs.as_ref().and_then(|o| o.thumbnail.as_ref()).map(|t| format!("/lazy-static/thumbnails/{t}")),
+            "previewPath": v.outputs.as_ref().and_then(|o| o.preview.as_ref()).map(|p| format!("/lazy-static/previews/{p}")),
             "thumbnails": [],
             "embedPath": format!("/videos/embed/{}", v.short_uuid()),
             "createdAt": date(&v.created_at),
@@ -226,6 +272,8 @@ impl AppState {
             "publishedAt": date(&v.published_at),
             "originallyPublishedAt": a.originally_published_at.as_ref().map(date),
             "isLive": false,
+            // Why processing failed, so the uploader is told (not a PeerTube field).
+            "processingError": v.error,
             "state": { "id": v.state.id(), "label": v.state.label() },
             "waitTranscoding": a.wait_transcoding,
             "blacklisted": false,
@@ -255,13 +303,18 @@ impl AppState {
                 "inputFileUpdatedAt": null,
                 "trackerUrls": [],
                 "files": self.source_files(v),
-                "streamingPlaylists": [],
+                "streamingPlaylists": self.streaming_playlists(v),
                 "account": account.map(|a| self.account_json(&a)),
                 "channel": match channel { Some(c) => Some(self.channel_json(&c)?), None => None },
             }),
         );
         Ok(json)
     }
+}
+
+/// Files of videos that need a signed-in or password-holding viewer live under `private/`.
+fn is_private_media(video: &Video) -> bool {
+    !matches!(video.attributes.privacy, Privacy::Public | Privacy::Unlisted)
 }
 
 fn merge(into: &mut Value, extra: Value) {

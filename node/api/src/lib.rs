@@ -26,7 +26,8 @@ pub use upload::recover_uploads;
 
 /// What every handler shares.
 pub struct AppState {
-    pub catalog: Catalog,
+    /// Shared with the media workers.
+    pub catalog: Arc<Catalog>,
     pub settings: ApiSettings,
     pub data_dir: PathBuf,
     uploads_in_flight: upload::InFlight,
@@ -35,7 +36,7 @@ pub struct AppState {
 pub type SharedState = Arc<AppState>;
 
 impl AppState {
-    pub fn new(catalog: Catalog, settings: ApiSettings, data_dir: PathBuf) -> SharedState {
+    pub fn new(catalog: Arc<Catalog>, settings: ApiSettings, data_dir: PathBuf) -> SharedState {
         Arc::new(AppState {
             catalog,
             settings,

@@ -176,6 +176,17 @@ impl AppState {
         Ok(())
     }
 
+    /// Refuses an upload the disk cannot hold, keeping a margin so that the catalog and
+    /// the transcoded files still have room.
+    fn check_disk_space(&self, size: u64) -> ApiResult<()> {
+        const MARGIN: u64 = 256 * 1024 * 1024;
+        let free = fs4::available_space(&self.data_dir)?;
+        if size.saturating_add(MARGIN) > free {
+            return Err(ApiError::insufficient_storage());
+        }
+        Ok(())
+    }
+
     fn video_attributes(&self, user: &User, fields: &Fields) -> ApiResult<VideoAttributes> {
         let mut attrs = default_attributes();
         if !fields.has("channelId") {
@@ -379,6 +390,7 @@ pub async fn resumable_start(
     let attributes = state.video_attributes(&user, &fields)?;
     extension_of(&filename)?;
     state.check_size(&user, size)?;
+    state.check_disk_space(size)?;
 
     // The same user sending the same file again resumes it, as node-uploadx does.
     let last_modified = fields.string("lastModified")?.unwrap_or_default();

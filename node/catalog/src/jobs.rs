@@ -3,7 +3,7 @@
 //! transaction.
 
 use chrono::{DateTime, Utc};
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableDatabase;
 
 use crate::error::{CatalogError, Result};
 use crate::model::*;

@@ -210,7 +210,7 @@ async fn run(config: Config) -> Result<()> {
     let catalog = open_catalog(&config.data_dir)?;
     ensure_admin(&catalog, &config)?;
     let data_dir = config.data_dir.canonicalize()?;
-    let state = peerbox_api::AppState::new(catalog, config.api.clone(), data_dir);
+    let state = peerbox_api::AppState::new(std::sync::Arc::new(catalog), config.api.clone(), data_dir);
     peerbox_api::recover_uploads(&state)
         .await
         .context("recovering uploads")?;

@@ -64,6 +64,7 @@ pub fn router() -> Router<SharedState> {
             get(videos::get).put(videos::update).delete(videos::delete),
         )
         .route("/videos/{id}/description", get(videos::description))
+        .route("/videos/{id}/source", get(videos::source))
         .route("/search/videos", get(videos::search))
         .route("/search/video-channels", get(channels::search))
         .fallback(|| async { crate::ApiError::not_found("Unknown API route") });

@@ -183,6 +183,22 @@ pub async fn update(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `GET /api/v1/videos/{id}/source`: the file as uploaded, for its owner and administrators.
+pub async fn source(State(state): State<SharedState>, AuthUser(user): AuthUser, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let video = state.managed_video(&id, &user)?;
+    let source = video.source.as_ref().ok_or_else(|| ApiError::not_found("Video source not found"))?;
+    Ok(Json(json!({
+        "inputFilename": source.original_name,
+        "fileDownloadUrl": format!("{}/download/original-video-files/{}{}", state.settings.public_url(), video.uuid, source.extension),
+        "size": source.size,
+        "resolution": { "id": null, "label": "Unknown" },
+        "width": null,
+        "height": null,
+        "fps": null,
+        "createdAt": crate::format::date(&video.created_at),
+    })))
+}
+
 pub async fn delete(
     State(state): State<SharedState>,
     AuthUser(user): AuthUser,
