@@ -49,7 +49,10 @@ impl ApiError {
     }
 
     pub fn insufficient_storage() -> ApiError {
-        ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "Not enough free disk space on this node to store the video")
+        ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "Not enough free disk space on this node to store the video",
+        )
     }
 
     pub fn internal(e: impl std::fmt::Display) -> ApiError {

@@ -30,12 +30,24 @@ pub fn router() -> Router<SharedState> {
         .route("/download/web-videos/{name}", get(download_web_video))
         .route("/lazy-static/torrents/{name}", get(torrent))
         .route("/download/torrents/{name}", get(download_torrent))
-        .route("/static/streaming-playlists/hls/{uuid}/{name}", get(hls_file))
-        .route("/static/streaming-playlists/hls/private/{uuid}/{name}", get(hls_file))
-        .route("/download/streaming-playlists/hls/videos/{name}", get(download_hls_file))
+        .route(
+            "/static/streaming-playlists/hls/{uuid}/{name}",
+            get(hls_file),
+        )
+        .route(
+            "/static/streaming-playlists/hls/private/{uuid}/{name}",
+            get(hls_file),
+        )
+        .route(
+            "/download/streaming-playlists/hls/videos/{name}",
+            get(download_hls_file),
+        )
         .route("/lazy-static/thumbnails/{name}", get(thumbnail))
         .route("/lazy-static/previews/{name}", get(preview))
-        .route("/download/original-video-files/{name}", get(download_source))
+        .route(
+            "/download/original-video-files/{name}",
+            get(download_source),
+        )
 }
 
 enum Kind {
@@ -249,15 +261,25 @@ fn hls_mime(name: &str) -> &'static str {
 
 /// A file of a video's HLS folder, if it is one the catalog lists (no other path is served).
 fn hls_path(state: &AppState, video: &Video, name: &str) -> ApiResult<PathBuf> {
-    let outputs = video.outputs.as_ref().ok_or_else(|| ApiError::not_found("File not found"))?;
+    let outputs = video
+        .outputs
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("File not found"))?;
     let hls = &outputs.hls;
     let known = name == hls.master
         || name == hls.segments_sha256
-        || hls.files.iter().any(|f| name == f.playlist || name == f.fragmented);
+        || hls
+            .files
+            .iter()
+            .any(|f| name == f.playlist || name == f.fragmented);
     if !known {
         return Err(ApiError::not_found("File not found"));
     }
-    Ok(state.data_dir.join(HLS_DIR).join(video.uuid.to_string()).join(name))
+    Ok(state
+        .data_dir
+        .join(HLS_DIR)
+        .join(video.uuid.to_string())
+        .join(name))
 }
 
 async fn hls_file(
@@ -267,25 +289,43 @@ async fn hls_file(
     req: Request,
 ) -> ApiResult<Response> {
     let uuid = Uuid::parse_str(&uuid).map_err(|_| ApiError::not_found("File not found"))?;
-    let video = state.catalog.video(VideoRef::Uuid(uuid))?.ok_or_else(|| ApiError::not_found("File not found"))?;
+    let video = state
+        .catalog
+        .video(VideoRef::Uuid(uuid))?
+        .ok_or_else(|| ApiError::not_found("File not found"))?;
     state.check_can_see(viewer.as_ref(), &video, true, req.headers())?;
     let path = hls_path(&state, &video, &name)?;
     serve(path, req, hls_mime(&name), None).await
 }
 
 /// `{uuid}-{res}-fragmented.mp4` as a download (PeerTube names HLS files after the video).
-async fn download_hls_file(State(state): State<SharedState>, Viewer(viewer): Viewer, Path(name): Path<String>, req: Request) -> ApiResult<Response> {
+async fn download_hls_file(
+    State(state): State<SharedState>,
+    Viewer(viewer): Viewer,
+    Path(name): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let not_found = || ApiError::not_found("File not found");
     let video = state
         .catalog
         .videos()?
         .into_iter()
-        .find(|v| v.outputs.as_ref().is_some_and(|o| o.hls.files.iter().any(|f| f.fragmented == name)))
+        .find(|v| {
+            v.outputs
+                .as_ref()
+                .is_some_and(|o| o.hls.files.iter().any(|f| f.fragmented == name))
+        })
         .ok_or_else(not_found)?;
     state.check_can_see(viewer.as_ref(), &video, true, req.headers())?;
     check_download_allowed(&state, viewer.as_ref(), &video)?;
     let path = hls_path(&state, &video, &name)?;
-    serve(path, req, "video/mp4", Some(format!("{}.mp4", video.attributes.name))).await
+    serve(
+        path,
+        req,
+        "video/mp4",
+        Some(format!("{}.mp4", video.attributes.name)),
+    )
+    .await
 }
 
 /// Thumbnails and previews are not secret (PeerTube serves them to anyone); the name must
@@ -301,29 +341,59 @@ async fn image(dir: &str, state: &AppState, name: &str, req: Request) -> ApiResu
     serve(path, req, "image/jpeg", None).await
 }
 
-async fn thumbnail(State(state): State<SharedState>, Path(name): Path<String>, req: Request) -> ApiResult<Response> {
+async fn thumbnail(
+    State(state): State<SharedState>,
+    Path(name): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     image("media/thumbnails", &state, &name, req).await
 }
 
-async fn preview(State(state): State<SharedState>, Path(name): Path<String>, req: Request) -> ApiResult<Response> {
+async fn preview(
+    State(state): State<SharedState>,
+    Path(name): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     image("media/previews", &state, &name, req).await
 }
 
 /// The file as it was uploaded, for its owner and administrators only.
-async fn download_source(State(state): State<SharedState>, Viewer(viewer): Viewer, Path(name): Path<String>, req: Request) -> ApiResult<Response> {
+async fn download_source(
+    State(state): State<SharedState>,
+    Viewer(viewer): Viewer,
+    Path(name): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let not_found = || ApiError::not_found("File not found");
-    let uuid = name.get(..36).and_then(|u| Uuid::parse_str(u).ok()).ok_or_else(not_found)?;
-    let video = state.catalog.video(VideoRef::Uuid(uuid))?.ok_or_else(not_found)?;
+    let uuid = name
+        .get(..36)
+        .and_then(|u| Uuid::parse_str(u).ok())
+        .ok_or_else(not_found)?;
+    let video = state
+        .catalog
+        .video(VideoRef::Uuid(uuid))?
+        .ok_or_else(not_found)?;
     let source = video.source.as_ref().ok_or_else(not_found)?;
     if name != format!("{uuid}{}", source.extension) {
         return Err(not_found());
     }
-    let user = viewer.ok_or_else(|| ApiError::unauthorized("Authentication is required to download the source file").with_code("invalid_token"))?;
+    let user = viewer.ok_or_else(|| {
+        ApiError::unauthorized("Authentication is required to download the source file")
+            .with_code("invalid_token")
+    })?;
     if !state.can_manage(&user, &video)? {
-        return Err(ApiError::forbidden("Cannot download the source file of another user's video"));
+        return Err(ApiError::forbidden(
+            "Cannot download the source file of another user's video",
+        ));
     }
     let path = state.data_dir.join(&source.path);
-    serve(path, req, video_mime(&video), Some(source.original_name.clone())).await
+    serve(
+        path,
+        req,
+        video_mime(&video),
+        Some(source.original_name.clone()),
+    )
+    .await
 }
 
 async fn torrent_response(

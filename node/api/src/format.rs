@@ -189,12 +189,21 @@ impl AppState {
 
     /// Where a video's HLS files are served: private ones under `private/`, as in PeerTube.
     pub fn hls_base_url(&self, video: &Video) -> String {
-        let private = if is_private_media(video) { "private/" } else { "" };
-        self.url(&format!("/static/streaming-playlists/hls/{private}{}", video.uuid))
+        let private = if is_private_media(video) {
+            "private/"
+        } else {
+            ""
+        };
+        self.url(&format!(
+            "/static/streaming-playlists/hls/{private}{}",
+            video.uuid
+        ))
     }
 
     fn streaming_playlists(&self, video: &Video) -> Value {
-        let Some(outputs) = &video.outputs else { return json!([]) };
+        let Some(outputs) = &video.outputs else {
+            return json!([]);
+        };
         let base = self.hls_base_url(video);
         let files: Vec<Value> = outputs
             .hls
@@ -314,7 +323,10 @@ impl AppState {
 
 /// Files of videos that need a signed-in or password-holding viewer live under `private/`.
 fn is_private_media(video: &Video) -> bool {
-    !matches!(video.attributes.privacy, Privacy::Public | Privacy::Unlisted)
+    !matches!(
+        video.attributes.privacy,
+        Privacy::Public | Privacy::Unlisted
+    )
 }
 
 fn merge(into: &mut Value, extra: Value) {

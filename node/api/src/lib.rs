@@ -11,6 +11,7 @@ mod format;
 mod privacy;
 mod routes;
 mod settings;
+mod setup;
 mod upload;
 mod validate;
 
@@ -31,24 +32,61 @@ pub struct AppState {
     pub settings: ApiSettings,
     pub data_dir: PathBuf,
     uploads_in_flight: upload::InFlight,
+    setup: setup::SetupGate,
 }
 
 pub type SharedState = Arc<AppState>;
 
 impl AppState {
-    pub fn new(catalog: Arc<Catalog>, settings: ApiSettings, data_dir: PathBuf) -> SharedState {
-        Arc::new(AppState {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        settings: ApiSettings,
+        data_dir: PathBuf,
+    ) -> anyhow::Result<SharedState> {
+        let setup = match settings.setup.claim_code_file.as_str() {
+            "" => setup::SetupGate::default(),
+            _ if catalog.setting("claimed")?.as_deref() == Some("true") => {
+                setup::SetupGate::default()
+            }
+            path => {
+                let code = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("setup.claim_code_file {path}: {e}"))?
+                    .trim()
+                    .to_string();
+                anyhow::ensure!(!code.is_empty(), "setup.claim_code_file {path} is empty");
+                setup::SetupGate::waiting(code)
+            }
+        };
+        Ok(Arc::new(AppState {
             catalog,
             settings,
             data_dir,
             uploads_in_flight: Default::default(),
-        })
+            setup,
+        }))
+    }
+
+    /// The name chosen when the box was claimed, or the configured one.
+    pub fn instance_name(&self) -> String {
+        self.catalog
+            .setting("instance_name")
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| self.settings.instance_name.clone())
     }
 }
 
-/// The whole HTTP surface of the API crate.
+/// The whole HTTP surface of the API crate. Serve it with connect info (the setup step
+/// limits wrong claim codes per address).
 pub fn router(state: SharedState) -> Router {
-    routes::router().merge(files::router()).with_state(state)
+    routes::router()
+        .merge(files::router())
+        .route("/setup", axum::routing::get(setup::page))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            setup::gate,
+        ))
+        .with_state(state)
 }
 
 /// Background upkeep: abandoned uploads, expired tokens, missing torrents. Runs until the

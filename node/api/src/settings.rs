@@ -17,6 +17,15 @@ pub struct ApiSettings {
     pub uploads: UploadSettings,
     pub oauth: OAuthSettings,
     pub users: UserDefaults,
+    pub setup: SetupSettings,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SetupSettings {
+    /// On an appliance: the file holding the claim code written at first boot. While it is
+    /// set and the box is unclaimed, only the setup page is served. Empty: no setup step.
+    pub claim_code_file: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,6 +65,7 @@ impl Default for ApiSettings {
             uploads: UploadSettings::default(),
             oauth: OAuthSettings::default(),
             users: UserDefaults::default(),
+            setup: SetupSettings::default(),
         }
     }
 }

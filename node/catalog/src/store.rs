@@ -153,3 +153,18 @@ where
     }
     Ok(rows)
 }
+
+impl Catalog {
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        let txn = self.db.begin_read()?;
+        let settings = txn.open_table(SETTINGS)?;
+        Ok(settings.get(key)?.map(|v| v.value().to_string()))
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(SETTINGS)?.insert(key, value)?;
+        txn.commit()?;
+        Ok(())
+    }
+}

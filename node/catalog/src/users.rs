@@ -145,6 +145,34 @@ impl Catalog {
         Ok(user.filter(|_| ok))
     }
 
+    /// Completes the first-boot setup in one transaction: the administrator's password,
+    /// the instance's name, and the mark that the box is claimed.
+    pub fn claim_instance(
+        &self,
+        admin_username: &str,
+        admin_password: &str,
+        instance_name: &str,
+    ) -> Result<()> {
+        let password_hash = hash_password(admin_password)?;
+        let txn = self.db.begin_write()?;
+        {
+            let id = txn
+                .open_table(USERS_BY_NAME)?
+                .get(admin_username)?
+                .map(|v| v.value())
+                .ok_or(CatalogError::NotFound("user"))?;
+            let mut users = txn.open_table(USERS)?;
+            let mut user: User = get_row(&users, id)?.ok_or(CatalogError::NotFound("user"))?;
+            user.password_hash = password_hash;
+            put_row(&mut users, id, &user)?;
+            let mut settings = txn.open_table(SETTINGS)?;
+            settings.insert("instance_name", instance_name)?;
+            settings.insert("claimed", "true")?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
     pub fn set_password(&self, user_id: u64, password: &str) -> Result<()> {
         let password_hash = hash_password(password)?;
         self.update_user(user_id, |u| u.password_hash = password_hash)

@@ -194,7 +194,9 @@ fn ensure_admin(catalog: &Catalog, config: &Config) -> Result<()> {
         video_quota: -1,
         video_quota_daily: -1,
     })?;
-    if generated {
+    if !config.api.setup.claim_code_file.is_empty() {
+        println!("Waiting to be claimed: the administrator's password is chosen on the setup page");
+    } else if generated {
         println!(
             "Created the administrator account: username \"admin\", password \"{password}\" (shown only once)"
         );
@@ -210,7 +212,8 @@ async fn run(config: Config) -> Result<()> {
     let catalog = open_catalog(&config.data_dir)?;
     ensure_admin(&catalog, &config)?;
     let data_dir = config.data_dir.canonicalize()?;
-    let state = peerbox_api::AppState::new(std::sync::Arc::new(catalog), config.api.clone(), data_dir);
+    let state =
+        peerbox_api::AppState::new(std::sync::Arc::new(catalog), config.api.clone(), data_dir)?;
     peerbox_api::recover_uploads(&state)
         .await
         .context("recovering uploads")?;
@@ -227,7 +230,7 @@ async fn run(config: Config) -> Result<()> {
         "Peerbox listening on http://{addr} (public URL {})",
         config.api.public_url()
     );
-    let app = peerbox_api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    let app = peerbox_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

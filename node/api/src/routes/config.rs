@@ -17,7 +17,7 @@ pub async fn config(State(state): State<SharedState>) -> Json<Value> {
         "serverCommit": null,
         "software": { "name": "peerbox", "version": env!("CARGO_PKG_VERSION") },
         "instance": {
-            "name": s.instance_name,
+            "name": state.instance_name(),
             "shortDescription": s.instance_short_description,
             "isNSFW": false,
             "defaultNSFWPolicy": "display",
@@ -91,7 +91,7 @@ pub async fn about(State(state): State<SharedState>) -> Json<Value> {
     let s = &state.settings;
     Json(json!({
         "instance": {
-            "name": s.instance_name,
+            "name": state.instance_name(),
             "shortDescription": s.instance_short_description,
             "description": "",
             "terms": "",

@@ -11,7 +11,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tower_http::cors::CorsLayer;
 
-use crate::{SharedState, auth, upload};
+use crate::{SharedState, auth, setup, upload};
 
 pub fn router() -> Router<SharedState> {
     let api = Router::new()
@@ -67,6 +67,9 @@ pub fn router() -> Router<SharedState> {
         .route("/videos/{id}/source", get(videos::source))
         .route("/search/videos", get(videos::search))
         .route("/search/video-channels", get(channels::search))
+        .route("/setup/status", get(setup::status))
+        .route("/setup/claim", post(setup::claim))
+        .route("/health", get(setup::health))
         .fallback(|| async { crate::ApiError::not_found("Unknown API route") });
     Router::new().nest("/api/v1", api.layer(cors()))
 }

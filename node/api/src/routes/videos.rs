@@ -184,9 +184,16 @@ pub async fn update(
 }
 
 /// `GET /api/v1/videos/{id}/source`: the file as uploaded, for its owner and administrators.
-pub async fn source(State(state): State<SharedState>, AuthUser(user): AuthUser, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn source(
+    State(state): State<SharedState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let video = state.managed_video(&id, &user)?;
-    let source = video.source.as_ref().ok_or_else(|| ApiError::not_found("Video source not found"))?;
+    let source = video
+        .source
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("Video source not found"))?;
     Ok(Json(json!({
         "inputFilename": source.original_name,
         "fileDownloadUrl": format!("{}/download/original-video-files/{}{}", state.settings.public_url(), video.uuid, source.extension),
