@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 #[serde(default)]
 pub struct ApiSettings {
     /// The URL the node is reached at; every absolute URL the API writes starts with it.
+    /// Empty: `http://` and the listen address.
     pub public_url: String,
     /// Other `host[:port]` values the node answers to (its LAN address, `peerbox.local`);
     /// PeerTube clients may log in through them.
@@ -58,7 +59,7 @@ pub struct UserDefaults {
 impl Default for ApiSettings {
     fn default() -> Self {
         ApiSettings {
-            public_url: "http://127.0.0.1:9000".into(),
+            public_url: String::new(),
             lan_aliases: Vec::new(),
             instance_name: "Peerbox".into(),
             instance_short_description: "A PeerTube-compatible video node on a small box.".into(),

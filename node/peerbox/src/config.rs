@@ -9,12 +9,15 @@ use peerbox_api::ApiSettings;
 use serde::{Deserialize, Serialize};
 use toml::Value;
 
+use crate::appliance::MdnsSettings;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
     /// Address and port the HTTP server binds.
     pub listen: String,
     pub data_dir: PathBuf,
+    pub mdns: MdnsSettings,
     #[serde(flatten)]
     pub api: ApiSettings,
 }
@@ -24,6 +27,7 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:9000".into(),
             data_dir: PathBuf::from("peerbox-data"),
+            mdns: MdnsSettings::default(),
             api: ApiSettings::default(),
         }
     }
@@ -60,7 +64,9 @@ impl Config {
             if !name.starts_with("PEERBOX_") || NOT_KEYS.contains(&name.as_str()) {
                 continue;
             }
-            if !set_from_env(&mut value, &name["PEERBOX_".len()..], &raw)? {
+            let known = set_from_env(&mut value, &name["PEERBOX_".len()..], &raw)
+                .with_context(|| format!("{name}={raw:?}"))?;
+            if !known {
                 tracing::warn!("{name} is set but is not a configuration key; ignored");
             }
         }
@@ -106,7 +112,7 @@ fn set_from_env(table: &mut Value, name: &str, raw: &str) -> Result<bool> {
     for (key, slot) in t.iter_mut() {
         let upper = key.to_uppercase();
         if name == upper {
-            *slot = parse_like(slot, raw).with_context(|| format!("PEERBOX_{name}={raw:?}"))?;
+            *slot = parse_like(slot, raw)?;
             return Ok(true);
         }
         if let Some(rest) = name.strip_prefix(&format!("{upper}_"))

@@ -1,5 +1,6 @@
 //! The `peerbox` binary: command line, configuration, and the wiring of the node's crates.
 
+mod appliance;
 mod config;
 
 use std::net::SocketAddr;
@@ -97,6 +98,11 @@ fn main() -> Result<()> {
             }
             if let Some(u) = public_url {
                 config.api.public_url = u;
+            }
+            if config.api.public_url.is_empty() {
+                // A wildcard address is not one to give clients: name this machine instead.
+                config.api.public_url =
+                    format!("http://{}", config.listen.replace("0.0.0.0", "127.0.0.1"));
             }
             tokio::runtime::Runtime::new()?.block_on(run(config))
         }
@@ -230,6 +236,11 @@ async fn run(config: Config) -> Result<()> {
         "Peerbox listening on http://{addr} (public URL {})",
         config.api.public_url()
     );
+    let _mdns = match config.mdns.enabled {
+        true => Some(appliance::announce(&config.mdns, addr.port())?),
+        false => None,
+    };
+    tokio::spawn(appliance::notify_systemd(state.clone()));
     let app = peerbox_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
