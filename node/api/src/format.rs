@@ -281,8 +281,6 @@ impl AppState {
             "publishedAt": date(&v.published_at),
             "originallyPublishedAt": a.originally_published_at.as_ref().map(date),
             "isLive": false,
-            // Why processing failed, so the uploader is told (not a PeerTube field).
-            "processingError": v.error,
             "state": { "id": v.state.id(), "label": v.state.label() },
             "waitTranscoding": a.wait_transcoding,
             "blacklisted": false,
@@ -327,6 +325,14 @@ fn is_private_media(video: &Video) -> bool {
         video.attributes.privacy,
         Privacy::Public | Privacy::Unlisted
     )
+}
+
+/// Adds what only a video's owner (or an administrator) is shown: why processing failed
+/// (not a PeerTube field; PeerTube shows only the state).
+pub fn add_owner_fields(json: &mut Value, video: &Video) {
+    if let Some(error) = &video.error {
+        merge(json, json!({ "processingError": error }));
+    }
 }
 
 fn merge(into: &mut Value, extra: Value) {

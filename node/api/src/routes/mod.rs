@@ -2,6 +2,7 @@
 
 mod channels;
 mod config;
+mod jobs;
 mod list;
 mod users;
 mod videos;
@@ -70,6 +71,7 @@ pub fn router() -> Router<SharedState> {
         .route("/setup/status", get(setup::status))
         .route("/setup/claim", post(setup::claim))
         .route("/health", get(setup::health))
+        .route("/jobs/{state}", get(jobs::list))
         .fallback(|| async { crate::ApiError::not_found("Unknown API route") });
     Router::new().nest("/api/v1", api.layer(cors()))
 }

@@ -40,7 +40,11 @@ pub async fn my_videos(
             mine.push(v);
         }
     }
-    Ok(Json(paginate(mine, &q, |v| state.video_json(v))?))
+    Ok(Json(paginate(mine, &q, |v| {
+        let mut json = state.video_json(v)?;
+        crate::format::add_owner_fields(&mut json, v);
+        Ok(json)
+    })?))
 }
 
 pub async fn list(

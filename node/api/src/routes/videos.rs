@@ -103,7 +103,13 @@ pub async fn get(
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     let video = state.visible_video(&id, viewer.as_ref(), &headers)?;
-    Ok(Json(state.video_details_json(&video)?))
+    let mut json = state.video_details_json(&video)?;
+    if let Some(user) = &viewer
+        && state.can_manage(user, &video)?
+    {
+        crate::format::add_owner_fields(&mut json, &video);
+    }
+    Ok(Json(json))
 }
 
 pub async fn description(
