@@ -1,8 +1,9 @@
-//! Who may see which video: PeerTube's five privacy levels, applied the same way on every
-//! read (API, files, lists).
+//! The API's side of privacy: ownership through channels, and PeerTube's status codes for
+//! each refusal of `peerbox_catalog::access`.
 
 use axum::http::HeaderMap;
-use peerbox_catalog::{Privacy, User, Video, VideoState};
+use peerbox_catalog::access::{self, Access};
+use peerbox_catalog::{User, Video};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -21,7 +22,7 @@ impl AppState {
 
     /// The owner, administrators and moderators may see and change any of a video.
     pub fn can_manage(&self, user: &User, video: &Video) -> ApiResult<bool> {
-        Ok(user.role.manages_all_videos() || self.video_account_id(video)? == user.account_id)
+        Ok(access::can_manage(user, self.video_account_id(video)?))
     }
 
     /// Refuses with PeerTube's status codes when `viewer` may not see `video`.
@@ -34,55 +35,30 @@ impl AppState {
         by_uuid: bool,
         headers: &HeaderMap,
     ) -> ApiResult<()> {
-        let privacy = video.attributes.privacy;
-        let needs_user = matches!(privacy, Privacy::Private | Privacy::Internal)
-            || (privacy == Privacy::Unlisted && !by_uuid);
-        if needs_user {
-            let Some(user) = viewer else {
-                return Err(
-                    ApiError::unauthorized("Authentication is required to see this video")
-                        .with_code("invalid_token"),
-                );
-            };
-            if privacy == Privacy::Internal || self.can_manage(user, video)? {
-                return Ok(());
-            }
-            return Err(ApiError::forbidden(
+        let password = headers.get(PASSWORD_HEADER).and_then(|v| v.to_str().ok());
+        match access::access(
+            video,
+            self.video_account_id(video)?,
+            viewer,
+            by_uuid,
+            password,
+        ) {
+            Access::Allowed => Ok(()),
+            Access::NeedsLogin => Err(ApiError::unauthorized(
+                "Authentication is required to see this video",
+            )
+            .with_code("invalid_token")),
+            Access::Forbidden => Err(ApiError::forbidden(
                 "Cannot fetch information of private/internal/blocked video",
-            ));
+            )),
+            Access::NeedsPassword => Err(ApiError::forbidden(
+                "Please provide a password to access this password protected video",
+            )
+            .with_code("video_requires_password")),
+            Access::WrongPassword => Err(ApiError::forbidden(
+                "Incorrect video password. Access to the video is denied.",
+            )
+            .with_code("incorrect_video_password")),
         }
-        if privacy == Privacy::PasswordProtected {
-            if let Some(user) = viewer
-                && self.can_manage(user, video)?
-            {
-                return Ok(());
-            }
-            let given = headers.get(PASSWORD_HEADER).and_then(|v| v.to_str().ok());
-            return match given {
-                None => Err(ApiError::forbidden(
-                    "Please provide a password to access this password protected video",
-                )
-                .with_code("video_requires_password")),
-                Some(p) if video.attributes.passwords.iter().any(|known| known == p) => Ok(()),
-                Some(_) => Err(ApiError::forbidden(
-                    "Incorrect video password. Access to the video is denied.",
-                )
-                .with_code("incorrect_video_password")),
-            };
-        }
-        Ok(())
     }
-}
-
-/// Whether a video appears in public lists and searches for this viewer: published (or
-/// not waiting for transcoding), and public, or internal for a signed-in user.
-pub fn is_listed(viewer: Option<&User>, video: &Video) -> bool {
-    let available = video.state == VideoState::Published
-        || (video.state == VideoState::ToTranscode && !video.attributes.wait_transcoding);
-    let privacy_ok = match video.attributes.privacy {
-        Privacy::Public => true,
-        Privacy::Internal => viewer.is_some(),
-        _ => false,
-    };
-    available && privacy_ok
 }

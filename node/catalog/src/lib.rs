@@ -2,9 +2,10 @@
 //! OAuth clients and tokens, uploads in progress, jobs) in one redb file.
 //!
 //! It owns the tables and the rules that keep them consistent (unique actor names, a video
-//! and its job written in one transaction). It does no HTTP and no media work, and decides
-//! nothing about who may see what: callers filter what they read.
+//! and its job written in one transaction), and the privacy rules every reader applies
+//! (`access`). It does no HTTP and no media work.
 
+pub mod access;
 mod error;
 mod ids;
 mod model;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::SharedState;
 use crate::error::{ApiError, ApiResult};
-use crate::privacy::is_listed;
+use peerbox_catalog::access::is_listed;
 
 /// The raw query string as (key, value) pairs, so that repeated keys (`tagsOneOf=a&tagsOneOf=b`)
 /// and PeerTube's `key[]=` forms both work.
