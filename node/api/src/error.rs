@@ -1,6 +1,8 @@
 //! API errors as RFC 7807 `application/problem+json`, shaped like PeerTube's.
 
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -133,4 +135,41 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Turns every other error response of the API (axum's own rejections of a malformed body,
+/// path or query, a method not allowed) into problem+json, keeping its status and message.
+pub async fn problems_only(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let detail = if text.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_string()
+    } else {
+        text
+    };
+    let mut problem = ApiError::new(status, detail);
+    for name in [
+        header::ALLOW,
+        header::RETRY_AFTER,
+        header::RANGE,
+        header::LOCATION,
+    ] {
+        if let Some(v) = parts.headers.get(&name).and_then(|v| v.to_str().ok()) {
+            problem = problem.with_header(name, v.to_string());
+        }
+    }
+    problem.into_response()
 }

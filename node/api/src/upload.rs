@@ -70,6 +70,39 @@ impl Drop for InFlightGuard {
     }
 }
 
+/// A refused upload still has its body on the wire; a client that is busy sending does not
+/// read our answer until it is done, so the rest of the body is read and dropped before the
+/// answer goes out (up to a bound, past which the connection is closed).
+pub async fn drain_unread_body(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    const DRAIN_LIMIT: u64 = 1024 * 1024 * 1024;
+    const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(300);
+    let (parts, body) = req.into_parts();
+    let shared = Arc::new(tokio::sync::Mutex::new(body.into_data_stream()));
+    let reader = shared.clone();
+    let proxied = Body::from_stream(futures_util::stream::unfold(reader, |r| async move {
+        let item = r.lock().await.next().await;
+        item.map(|chunk| (chunk, r))
+    }));
+    let response = next
+        .run(axum::extract::Request::from_parts(parts, proxied))
+        .await;
+    let mut rest = shared.lock().await;
+    let mut drained: u64 = 0;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Some(Ok(chunk)) = rest.next().await {
+            drained += chunk.len() as u64;
+            if drained > DRAIN_LIMIT {
+                break;
+            }
+        }
+    })
+    .await;
+    response
+}
+
 /// Deletes a temporary file when dropped, unless it was kept.
 struct TempFile(Option<PathBuf>);
 

@@ -448,7 +448,9 @@ pub fn default_attributes() -> VideoAttributes {
         category: None,
         licence: None,
         language: None,
-        privacy: Privacy::Public,
+        // PeerTube makes a video private when the uploader says nothing, so that a client
+        // forgetting the field does not publish by accident.
+        privacy: Privacy::Private,
         passwords: Vec::new(),
         nsfw: false,
         comments_policy: 1,

@@ -9,6 +9,7 @@ mod videos;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::{get, post};
 use tower_http::cors::CorsLayer;
 
@@ -52,13 +53,16 @@ pub fn router() -> Router<SharedState> {
         // The upload streams to disk and counts its own bytes against size and quota.
         .route(
             "/videos/upload",
-            post(upload::legacy).layer(DefaultBodyLimit::disable()),
+            post(upload::legacy)
+                .layer(DefaultBodyLimit::disable())
+                .layer(middleware::from_fn(upload::drain_unread_body)),
         )
         .route(
             "/videos/upload-resumable",
             post(upload::resumable_start)
                 .put(upload::resumable_chunk)
-                .delete(upload::resumable_cancel),
+                .delete(upload::resumable_cancel)
+                .layer(middleware::from_fn(upload::drain_unread_body)),
         )
         .route(
             "/videos/{id}",
@@ -73,7 +77,11 @@ pub fn router() -> Router<SharedState> {
         .route("/health", get(setup::health))
         .route("/jobs/{state}", get(jobs::list))
         .fallback(|| async { crate::ApiError::not_found("Unknown API route") });
-    Router::new().nest("/api/v1", api.layer(cors()))
+    Router::new().nest(
+        "/api/v1",
+        api.layer(middleware::from_fn(crate::error::problems_only))
+            .layer(cors()),
+    )
 }
 
 /// PeerTube enables CORS on the whole API so that other sites' players and apps can call it.
