@@ -129,14 +129,14 @@ impl Node {
                 self.child = None;
                 return Err(format!("peerbox exited with {status}"));
             }
-            if let Ok(r) = self.http.get(self.url("/api/v1/config")).send()
+            if let Ok(r) = self.http.get(self.url("/api/v1/health")).send()
                 && r.status() == StatusCode::OK
             {
                 return Ok(());
             }
             if Instant::now() > deadline {
                 panic!(
-                    "GET /api/v1/config did not answer 200 within 30 s; the node's log:\n{}",
+                    "GET /api/v1/health did not answer 200 within 30 s; the node's log:\n{}",
                     self.log_tail()
                 );
             }
