@@ -158,12 +158,17 @@ impl AppState {
             .info_hash
             .as_deref()
             .and_then(|h| <[u8; 20]>::try_from(hex::decode(h).ok()?).ok());
+        let trackers = if self.settings.tracker.enabled {
+            self.settings.tracker_urls()
+        } else {
+            Vec::new()
+        };
         let magnet = info_hash.map(|h| {
             peerbox_p2p::magnet_uri(
                 &torrent_url,
                 &h,
                 &video.attributes.name,
-                &[],
+                &trackers,
                 std::slice::from_ref(&file_url),
             )
         });
@@ -308,7 +313,7 @@ impl AppState {
                 "commentsEnabled": a.comments_policy != 2,
                 "downloadEnabled": a.download_enabled,
                 "inputFileUpdatedAt": null,
-                "trackerUrls": [],
+                "trackerUrls": if self.settings.tracker.enabled { self.settings.tracker_urls() } else { Vec::new() },
                 "files": self.source_files(v),
                 "streamingPlaylists": self.streaming_playlists(v),
                 "account": account.map(|a| self.account_json(&a)),

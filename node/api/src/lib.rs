@@ -76,17 +76,50 @@ impl AppState {
     }
 }
 
-/// The whole HTTP surface of the API crate. Serve it with connect info (the setup step
-/// limits wrong claim codes per address).
-pub fn router(state: SharedState) -> Router {
+/// The node's HTTP surface: the API crate's routes plus `extra` (the tracker, the web
+/// pages), all behind the setup gate. Serve it with connect info (the setup step and the
+/// tracker limit requests per address).
+pub fn router(state: SharedState, extra: Router) -> Router {
     routes::router()
         .merge(files::router())
         .route("/setup", axum::routing::get(setup::page))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            setup::gate,
-        ))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(extra)
+        .layer(axum::middleware::from_fn_with_state(state, setup::gate))
+}
+
+impl AppState {
+    /// Every infohash this node's tracker serves: the HLS swarms of its videos and the
+    /// torrents of its files.
+    pub fn known_infohashes(&self) -> ApiResult<std::collections::HashSet<[u8; 20]>> {
+        let mut known = std::collections::HashSet::new();
+        for video in self.catalog.videos()? {
+            let from_hex = |h: &str| <[u8; 20]>::try_from(hex::decode(h).ok()?).ok();
+            known.extend(
+                video
+                    .source
+                    .as_ref()
+                    .and_then(|s| s.info_hash.as_deref())
+                    .and_then(from_hex),
+            );
+            if let Some(outputs) = &video.outputs {
+                let master = format!("{}/{}", self.hls_base_url(&video), outputs.hls.master);
+                known.extend(peerbox_p2p::hls_infohashes(
+                    &master,
+                    outputs.hls.files.len(),
+                ));
+                known.extend(
+                    outputs
+                        .hls
+                        .files
+                        .iter()
+                        .filter_map(|f| f.info_hash.as_deref())
+                        .filter_map(from_hex),
+                );
+            }
+        }
+        Ok(known)
+    }
 }
 
 /// Background upkeep: abandoned uploads, expired tokens, missing torrents. Runs until the

@@ -19,6 +19,24 @@ pub struct ApiSettings {
     pub oauth: OAuthSettings,
     pub users: UserDefaults,
     pub setup: SetupSettings,
+    pub tracker: TrackerSwitches,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrackerSwitches {
+    pub enabled: bool,
+    /// Serve only the swarms of this node's videos, as PeerTube does. Off only for load tests.
+    pub private: bool,
+}
+
+impl Default for TrackerSwitches {
+    fn default() -> Self {
+        TrackerSwitches {
+            enabled: true,
+            private: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -67,6 +85,7 @@ impl Default for ApiSettings {
             oauth: OAuthSettings::default(),
             users: UserDefaults::default(),
             setup: SetupSettings::default(),
+            tracker: TrackerSwitches::default(),
         }
     }
 }
@@ -124,6 +143,18 @@ impl ApiSettings {
             .nth(1)
             .unwrap_or(self.public_url());
         without_scheme.split('/').next().unwrap_or(without_scheme)
+    }
+
+    /// The tracker's WebSocket and HTTP announce URLs, WebSocket first as PeerTube lists them.
+    pub fn tracker_urls(&self) -> Vec<String> {
+        let ws = self
+            .public_url()
+            .replacen("https://", "wss://", 1)
+            .replacen("http://", "ws://", 1);
+        vec![
+            format!("{ws}/tracker/socket"),
+            format!("{}/tracker/announce", self.public_url()),
+        ]
     }
 
     /// Hosts that may ask for the local OAuth client.

@@ -241,11 +241,51 @@ async fn run(config: Config) -> Result<()> {
         false => None,
     };
     tokio::spawn(appliance::notify_systemd(state.clone()));
-    let app = peerbox_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let mut extra = axum::Router::new();
+    if config.api.tracker.enabled {
+        let tracker = peerbox_p2p::tracker::Tracker::new(
+            Default::default(),
+            infohash_filter(&state, config.api.tracker.private),
+        );
+        tokio::spawn(tracker.clone().run_expiry());
+        extra = extra.merge(tracker.router());
+    }
+    let app = peerbox_api::router(state, extra).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
+}
+
+/// The tracker asks on every announce whether an infohash is ours: answer from a set that is
+/// rebuilt from the catalog when an unknown one comes, at most once a second, so that a
+/// flood of unknown infohashes does not turn into a flood of catalog reads.
+fn infohash_filter(
+    state: &peerbox_api::SharedState,
+    private: bool,
+) -> peerbox_p2p::tracker::InfohashFilter {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    if !private {
+        return Arc::new(|_| true);
+    }
+    let state = state.clone();
+    let known: Mutex<(HashSet<[u8; 20]>, Option<Instant>)> = Mutex::new((HashSet::new(), None));
+    Arc::new(move |ih| {
+        let mut known = known.lock().unwrap_or_else(|p| p.into_inner());
+        if known.0.contains(ih) {
+            return true;
+        }
+        if known.1.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
+            match state.known_infohashes() {
+                Ok(set) => known.0 = set,
+                Err(e) => tracing::warn!("cannot list infohashes: {}", e.detail),
+            }
+            known.1 = Some(Instant::now());
+        }
+        known.0.contains(ih)
+    })
 }
 
 async fn shutdown_signal() {

@@ -60,7 +60,7 @@ pub async fn config(State(state): State<SharedState>) -> Json<Value> {
         "videoCaption": { "file": { "size": { "max": 20 * 1024 * 1024 }, "extensions": [".vtt", ".srt"] } },
         "user": { "videoQuota": s.users.video_quota, "videoQuotaDaily": s.users.video_quota_daily },
         "trending": { "videos": { "intervalDays": 7, "algorithms": { "enabled": ["most-viewed"], "default": "most-viewed" } } },
-        "tracker": { "enabled": false },
+        "tracker": { "enabled": s.tracker.enabled },
         "federation": { "enabled": false },
         "followings": { "instance": { "autoFollowIndex": { "indexUrl": "" } } },
         "broadcastMessage": { "enabled": false, "message": "", "level": "info", "dismissable": false },
