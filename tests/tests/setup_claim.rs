@@ -142,10 +142,7 @@ fn the_box_serves_nothing_but_setup_until_claimed_then_works() {
 
     // Claimed for good: a restart serves everything and keeps the password.
     node.restart();
-    assert_eq!(
-        node.get(&"/api/v1/videos".to_string(), None).status(),
-        StatusCode::OK
-    );
+    assert_eq!(node.get("/api/v1/videos", None).status(), StatusCode::OK);
     assert_eq!(
         node.login("admin", "school-admin-pw").status(),
         StatusCode::OK

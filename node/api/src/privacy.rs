@@ -13,11 +13,10 @@ pub const PASSWORD_HEADER: &str = "x-peertube-video-password";
 impl AppState {
     /// The account that owns a video, through its channel.
     pub fn video_account_id(&self, video: &Video) -> ApiResult<u64> {
-        Ok(self
-            .catalog
+        self.catalog
             .channel(video.attributes.channel_id)?
             .map(|c| c.account_id)
-            .ok_or_else(|| ApiError::internal(format!("video {} has no channel", video.id)))?)
+            .ok_or_else(|| ApiError::internal(format!("video {} has no channel", video.id)))
     }
 
     /// The owner, administrators and moderators may see and change any of a video.

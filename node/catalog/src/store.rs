@@ -89,10 +89,10 @@ impl Catalog {
         let txn = self.db.begin_read()?;
         let settings = txn.open_table(SETTINGS)?;
         let get = |k: &str| -> Result<String> {
-            Ok(settings
+            settings
                 .get(k)?
                 .map(|v| v.value().to_string())
-                .ok_or(CatalogError::NotFound("oauth client"))?)
+                .ok_or(CatalogError::NotFound("oauth client"))
         };
         Ok((get("oauth_client_id")?, get("oauth_client_secret")?))
     }

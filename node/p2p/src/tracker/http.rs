@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::Tracker;
-use super::swarm::Refusal;
+use super::swarm::{HttpAnnounce, Refusal};
 use crate::bencode;
 
 /// Query parameters with their raw bytes: `info_hash` and `peer_id` are percent-encoded
@@ -112,15 +112,17 @@ pub async fn announce(
     let seeder = number(&params, "left") == Some(0);
     let wanted = number(&params, "numwant").unwrap_or(50).min(200) as usize;
     let s = &tracker.settings;
-    let result = tracker.swarms.http_announce(
+    let announce = HttpAnnounce {
         info_hash,
         peer_id,
-        SocketAddr::new(from.ip(), port),
+        addr: SocketAddr::new(from.ip(), port),
         seeder,
-        event == b"stopped",
+        stopped: event == b"stopped",
         wanted,
-        (s.max_peers_per_swarm, s.max_swarms),
-    );
+    };
+    let result = tracker
+        .swarms
+        .http_announce(announce, (s.max_peers_per_swarm, s.max_swarms));
     let (complete, incomplete, peers) = match result {
         Ok(r) => r,
         Err(Refusal::SwarmFull) => return failure("swarm is full"),

@@ -83,6 +83,15 @@ pub struct WsAnnounce<'a> {
     pub wanted: usize,
 }
 
+pub struct HttpAnnounce {
+    pub info_hash: InfoHash,
+    pub peer_id: PeerId,
+    pub addr: SocketAddr,
+    pub seeder: bool,
+    pub stopped: bool,
+    pub wanted: usize,
+}
+
 pub struct Swarms {
     shards: Vec<Mutex<HashMap<InfoHash, Swarm>>>,
 }
@@ -194,16 +203,19 @@ impl Swarms {
     /// Records an HTTP announce and returns the counts and up to `wanted` peer addresses.
     pub fn http_announce(
         &self,
-        info_hash: InfoHash,
-        peer_id: PeerId,
-        addr: SocketAddr,
-        seeder: bool,
-        stopped: bool,
-        wanted: usize,
-        limits: (usize, usize),
+        a: HttpAnnounce,
+        (max_peers, max_swarms): (usize, usize),
     ) -> Result<(usize, usize, Vec<SocketAddr>), Refusal> {
+        let HttpAnnounce {
+            info_hash,
+            peer_id,
+            addr,
+            seeder,
+            stopped,
+            wanted,
+        } = a;
         let exists = self.shard(&info_hash).contains_key(&info_hash);
-        if !exists && !stopped && self.swarm_count() >= limits.1 {
+        if !exists && !stopped && self.swarm_count() >= max_swarms {
             return Err(Refusal::TooManySwarms);
         }
         let mut shard = self.shard(&info_hash);
@@ -211,7 +223,7 @@ impl Swarms {
         if stopped {
             swarm.http.remove(&peer_id);
         } else {
-            if !swarm.http.contains_key(&peer_id) && swarm.len() >= limits.0 {
+            if !swarm.http.contains_key(&peer_id) && swarm.len() >= max_peers {
                 return Err(Refusal::SwarmFull);
             }
             swarm.http.insert(
