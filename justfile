@@ -2,11 +2,11 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Run a node on http://127.0.0.1:9000 with its data in ./peerbox-data.
-run *ARGS:
+run *ARGS: player
     cargo run --release -p peerbox -- run {{ARGS}}
 
 # Install what the tests need, then run every test of the workspace.
-test: deps
+test: deps player
     cargo build -p peerbox
     cargo test --workspace
 
@@ -15,6 +15,36 @@ deps:
     scripts/install-test-deps
 
 # Formatting and lints, as CI checks them.
-lint:
+lint: deps player
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Build the web player bundle (hls.js and the page scripts, by esbuild from
+# node/web/player/package-lock.json) that the peerbox-web crate embeds.
+player:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cd node/web/player
+    if ! cmp -s package-lock.json node_modules/.installed-lock; then
+        npm ci --no-audit --no-fund --ignore-scripts
+        cp package-lock.json node_modules/.installed-lock
+    fi
+    npm run --silent build
+
+# Transcode benchmark: a 1080p30 60 s source to 720p + 480p through Peerbox's pipeline and
+# through ffmpeg with PeerTube's settings, alternating runs; prints medians, sizes and ratios.
+# Extra options: --runs N, --ffmpeg-threads N (PeerTube's `transcoding.threads`).
+bench-transcode *ARGS: deps
+    cargo run --release -p peerbox-media --example bench_transcode -- --dir target/bench-transcode {{ARGS}}
+
+# Outputs in target/image/BOARD: peerbox-BOARD.img.xz, its .sha256, the Imager entry (Pi).
+# Build the appliance image of a board of board-configs/ (qemu-virt, rpi4, rpi5); needs root.
+image BOARD:
+    image/install-host-deps
+    cargo run --release -p peerbox-image -- build {{BOARD}}
+
+# Board configs, builds of qemu-virt, rpi4 and rpi5, the qemu boot to a claimed node, Yocto lint.
+# Run the image tests alone.
+test-image:
+    image/install-host-deps
+    cargo test -p peerbox-image -- --nocapture

@@ -10,6 +10,7 @@ mod error;
 mod ids;
 mod model;
 mod store;
+pub mod web_profiles;
 
 mod jobs;
 mod tokens;

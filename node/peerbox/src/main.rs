@@ -250,6 +250,15 @@ async fn run(config: Config) -> Result<()> {
         tokio::spawn(tracker.clone().run_expiry());
         extra = extra.merge(tracker.router());
     }
+    extra = extra.merge(peerbox_web::router(peerbox_web::WebContext {
+        catalog: state.catalog.clone(),
+        public_url: config.api.public_url().to_string(),
+        data_dir: state.data_dir.clone(),
+        instance_name: config.api.instance_name.clone(),
+        instance_short_description: config.api.instance_short_description.clone(),
+        access_token_lifetime: chrono::Duration::seconds(config.api.oauth.access_token_lifetime),
+        refresh_token_lifetime: chrono::Duration::seconds(config.api.oauth.refresh_token_lifetime),
+    }));
     let app = peerbox_api::router(state, extra).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
