@@ -247,6 +247,12 @@ impl AppState {
         }])
     }
 
+    /// The owner's chosen thumbnail, or the one made from the video.
+    fn thumbnail_name(&self, v: &Video) -> Option<String> {
+        let custom = self.catalog.custom_thumbnail(v.uuid).ok().flatten();
+        custom.or_else(|| v.outputs.as_ref().and_then(|o| o.thumbnail.clone()))
+    }
+
     /// A video as PeerTube's lists show it.
     pub fn video_json(&self, v: &Video) -> ApiResult<Value> {
         let channel = self.catalog.channel(v.attributes.channel_id)?;
@@ -277,7 +283,7 @@ impl AppState {
             "viewers": 0,
             "likes": v.likes,
             "dislikes": v.dislikes,
-            "thumbnailPath": v.outputs.as_ref().and_then(|o| o.thumbnail.as_ref()).map(|t| format!("/lazy-static/thumbnails/{t}")),
+            "thumbnailPath": self.thumbnail_name(v).map(|t| format!("/lazy-static/thumbnails/{t}")),
             "previewPath": v.outputs.as_ref().and_then(|o| o.preview.as_ref()).map(|p| format!("/lazy-static/previews/{p}")),
             "thumbnails": [],
             "embedPath": format!("/videos/embed/{}", v.short_uuid()),

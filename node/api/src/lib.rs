@@ -33,6 +33,36 @@ pub struct AppState {
     pub data_dir: PathBuf,
     uploads_in_flight: upload::InFlight,
     setup: setup::SetupGate,
+    views: RecentViews,
+}
+
+/// Who viewed which video lately, so that a reload does not count twice.
+#[derive(Default)]
+pub struct RecentViews(
+    std::sync::Mutex<std::collections::HashMap<(std::net::IpAddr, u64), std::time::Instant>>,
+);
+
+impl RecentViews {
+    /// Records a view; true when this address had not viewed this video within `lifetime`.
+    pub fn first_in_a_while(
+        &self,
+        ip: std::net::IpAddr,
+        video: u64,
+        lifetime: std::time::Duration,
+    ) -> bool {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: old entries go when the map grows.
+        if seen.len() > 100_000 {
+            seen.retain(|_, at| at.elapsed() < lifetime);
+        }
+        match seen.get(&(ip, video)) {
+            Some(at) if at.elapsed() < lifetime => false,
+            _ => {
+                seen.insert((ip, video), std::time::Instant::now());
+                true
+            }
+        }
+    }
 }
 
 pub type SharedState = Arc<AppState>;
@@ -63,16 +93,33 @@ impl AppState {
             data_dir,
             uploads_in_flight: Default::default(),
             setup,
+            views: Default::default(),
         }))
     }
 
     /// The name chosen when the box was claimed, or the configured one.
     pub fn instance_name(&self) -> String {
+        self.instance_setting("instance_name", &self.settings.instance_name)
+    }
+
+    pub fn instance_short_description(&self) -> String {
+        self.instance_setting(
+            "instance_short_description",
+            &self.settings.instance_short_description,
+        )
+    }
+
+    pub fn instance_description(&self) -> String {
+        self.instance_setting("instance_description", "")
+    }
+
+    /// What an administrator set on the settings page, or the configured default.
+    fn instance_setting(&self, key: &str, default: &str) -> String {
         self.catalog
-            .setting("instance_name")
+            .setting(key)
             .ok()
             .flatten()
-            .unwrap_or_else(|| self.settings.instance_name.clone())
+            .unwrap_or_else(|| default.to_string())
     }
 }
 

@@ -119,6 +119,20 @@ impl Catalog {
         Ok(video)
     }
 
+    /// Counts one view (it does not change when the video was last updated).
+    pub fn count_view(&self, id: u64) -> Result<u64> {
+        let txn = self.db.begin_write()?;
+        let views = {
+            let mut videos = txn.open_table(VIDEOS)?;
+            let mut video: Video = get_row(&videos, id)?.ok_or(CatalogError::NotFound("video"))?;
+            video.views += 1;
+            put_row(&mut videos, id, &video)?;
+            video.views
+        };
+        txn.commit()?;
+        Ok(views)
+    }
+
     /// Removes a video and its jobs; the caller removes its files afterwards.
     pub fn delete_video(&self, id: u64) -> Result<Video> {
         let txn = self.db.begin_write()?;

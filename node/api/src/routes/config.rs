@@ -18,7 +18,7 @@ pub async fn config(State(state): State<SharedState>) -> Json<Value> {
         "software": { "name": "peerbox", "version": env!("CARGO_PKG_VERSION") },
         "instance": {
             "name": state.instance_name(),
-            "shortDescription": s.instance_short_description,
+            "shortDescription": state.instance_short_description(),
             "isNSFW": false,
             "defaultNSFWPolicy": "display",
             "defaultClientRoute": "/videos/trending",
@@ -88,12 +88,11 @@ pub async fn config(State(state): State<SharedState>) -> Json<Value> {
 }
 
 pub async fn about(State(state): State<SharedState>) -> Json<Value> {
-    let s = &state.settings;
     Json(json!({
         "instance": {
             "name": state.instance_name(),
-            "shortDescription": s.instance_short_description,
-            "description": "",
+            "shortDescription": state.instance_short_description(),
+            "description": state.instance_description(),
             "terms": "",
             "codeOfConduct": "",
             "hardwareInformation": "",

@@ -70,6 +70,7 @@ pub fn router() -> Router<SharedState> {
         )
         .route("/videos/{id}/description", get(videos::description))
         .route("/videos/{id}/source", get(videos::source))
+        .route("/videos/{id}/views", post(videos::view))
         .route("/search/videos", get(videos::search))
         .route("/search/video-channels", get(channels::search))
         .route("/setup/status", get(setup::status))

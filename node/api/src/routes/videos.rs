@@ -1,7 +1,9 @@
 //! Reading, changing and deleting videos.
 
 use axum::Json;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use peerbox_catalog::{User, Video, VideoRef};
 use serde_json::{Value, json};
@@ -210,6 +212,27 @@ pub async fn source(
         "fps": null,
         "createdAt": crate::format::date(&video.created_at),
     })))
+}
+
+/// A viewer counts once per video per hour, as PeerTube counts views per address.
+const VIEW_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// `POST /api/v1/videos/{id}/views`: the player reports that someone watched.
+pub async fn view(
+    State(state): State<SharedState>,
+    Viewer(viewer): Viewer,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let video = state.visible_video(&id, viewer.as_ref(), &headers)?;
+    if state
+        .views
+        .first_in_a_while(peer.ip(), video.id, VIEW_LIFETIME)
+    {
+        state.catalog.count_view(video.id)?;
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn delete(
