@@ -534,6 +534,24 @@ impl Node {
         assert!(ready, "video {uuid} has no files[0].torrentUrl after 30 s");
     }
 
+    /// Holds new jobs (PeerTube's `POST /api/v1/jobs/pause`), so that uploads stay "to
+    /// transcode" for tests about that state.
+    pub fn pause_jobs(&self) {
+        let admin = self.token("admin", ADMIN_PASSWORD);
+        let r = send(self.req(Method::POST, "/api/v1/jobs/pause", Some(&admin)));
+        assert_eq!(r.status(), StatusCode::NO_CONTENT, "pausing the job queue");
+    }
+
+    /// The file as uploaded, through `GET /api/v1/videos/{id}/source` (owner or admin).
+    pub fn source_bytes(&self, uuid: &str, token: &str) -> Vec<u8> {
+        let source = self.get_json(&format!("/api/v1/videos/{uuid}/source"), Some(token));
+        let url = source["fileDownloadUrl"]
+            .as_str()
+            .expect("source.fileDownloadUrl")
+            .to_string();
+        self.download(&url, Some(token))
+    }
+
     /// The bytes at `url` (e.g. a `fileUrl`), which must answer 200.
     #[track_caller]
     pub fn download(&self, url: &str, token: Option<&str>) -> Vec<u8> {

@@ -490,11 +490,7 @@ fn chunk_not_at_the_offset_is_refused_without_writing() {
 
     let done = node.send_chunks(&user.token, &up, &data, chunk, chunk);
     let uuid = done["video"]["uuid"].as_str().expect("video.uuid");
-    let video = node.video(uuid, Some(&user.token));
-    let url = video["files"][0]["fileUrl"]
-        .as_str()
-        .expect("files[0].fileUrl");
-    if sha256_hex(&node.download(url, token)) != sha256_hex(&data) {
+    if sha256_hex(&node.source_bytes(uuid, &user.token)) != sha256_hex(&data) {
         check.fail("the stored file differs from the data sent at the right offsets".into());
     }
     check.assert_all_passed();
@@ -781,11 +777,7 @@ fn another_users_upload_cannot_be_touched() {
     }
     let done = node.send_chunks(&owner.token, &up, &data, offset, chunk);
     let uuid = done["video"]["uuid"].as_str().expect("video.uuid");
-    let video = node.video(uuid, Some(&owner.token));
-    let url = video["files"][0]["fileUrl"]
-        .as_str()
-        .expect("files[0].fileUrl");
-    if sha256_hex(&node.download(url, Some(&owner.token))) != sha256_hex(&data) {
+    if sha256_hex(&node.source_bytes(uuid, &owner.token)) != sha256_hex(&data) {
         check.fail("the stored file is not the owner's".into());
     }
     if !node.my_videos(&intruder.token).is_empty() {

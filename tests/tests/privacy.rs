@@ -53,6 +53,8 @@ fn expected_status(privacy: u64, viewer: Viewer, by_numeric_id: bool) -> StatusC
 #[test]
 fn each_privacy_level_is_seen_by_exactly_whom_peertube_allows() {
     let node = Node::start();
+    // Uploads stay "to transcode": this test is about what comes before transcoding.
+    node.pause_jobs();
     let work = tempfile::tempdir().expect("temp dir");
     let clip = make_clip(work.path(), "privacy.mp4");
     let owner = node.create_account("owner", -1, -1);
@@ -271,6 +273,8 @@ fn each_privacy_level_is_seen_by_exactly_whom_peertube_allows() {
 #[test]
 fn an_upload_without_privacy_is_private() {
     let node = Node::start();
+    // Uploads stay "to transcode": this test is about what comes before transcoding.
+    node.pause_jobs();
     let work = tempfile::tempdir().expect("temp dir");
     let clip = make_clip(work.path(), "default.mp4");
     let owner = node.create_account("quiet", -1, -1);

@@ -131,7 +131,8 @@ def with_jsonfeed(url):
 print(json.dumps([with_jsonfeed(u) if ".json" in u else with_feedparser(u) for u in sys.argv[1:]]))
 "#;
     // The venv `just deps` makes with the pinned parsers.
-    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-python/bin/python3");
+    let python =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-python/bin/python3");
     let out = Command::new(python)
         .arg("-c")
         .arg(SCRIPT)

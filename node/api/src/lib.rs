@@ -34,6 +34,11 @@ pub struct AppState {
     uploads_in_flight: upload::InFlight,
     setup: setup::SetupGate,
     views: RecentViews,
+    /// Set by an administrator (`POST /api/v1/jobs/pause`); the media workers take no new
+    /// job while it is set.
+    pub jobs_paused: Arc<std::sync::atomic::AtomicBool>,
+    /// Rung when a job is queued, so that idle workers start at once.
+    pub jobs_queued: Arc<tokio::sync::Notify>,
 }
 
 /// Who viewed which video lately, so that a reload does not count twice.
@@ -94,6 +99,8 @@ impl AppState {
             uploads_in_flight: Default::default(),
             setup,
             views: Default::default(),
+            jobs_paused: Default::default(),
+            jobs_queued: Default::default(),
         }))
     }
 

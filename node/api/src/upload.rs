@@ -283,6 +283,7 @@ impl AppState {
             }
         };
         tracing::info!("video {} uploaded ({size} bytes)", video.uuid);
+        self.jobs_queued.notify_waiters();
         Ok(video)
     }
 }

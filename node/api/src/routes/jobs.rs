@@ -1,7 +1,10 @@
 //! `GET /api/v1/jobs/{state}`: the job queue, for administrators, shaped like PeerTube's.
 
 use axum::Json;
+use std::sync::atomic::Ordering;
+
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use peerbox_catalog::{Job, JobState, VideoRef};
 use serde_json::{Value, json};
 
@@ -69,4 +72,16 @@ pub async fn list(
             "finishedOn": matches!(j.state, JobState::Completed | JobState::Failed).then(|| date(&j.updated_at)),
         }))
     })?))
+}
+
+/// `POST /api/v1/jobs/pause` and `/resume`: running jobs finish; no new one starts meanwhile.
+pub async fn pause(State(state): State<SharedState>, _: AdminUser) -> StatusCode {
+    state.jobs_paused.store(true, Ordering::SeqCst);
+    StatusCode::NO_CONTENT
+}
+
+pub async fn resume(State(state): State<SharedState>, _: AdminUser) -> StatusCode {
+    state.jobs_paused.store(false, Ordering::SeqCst);
+    state.jobs_queued.notify_waiters();
+    StatusCode::NO_CONTENT
 }

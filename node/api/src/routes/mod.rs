@@ -76,6 +76,8 @@ pub fn router() -> Router<SharedState> {
         .route("/setup/status", get(setup::status))
         .route("/setup/claim", post(setup::claim))
         .route("/health", get(setup::health))
+        .route("/jobs/pause", post(jobs::pause))
+        .route("/jobs/resume", post(jobs::resume))
         .route("/jobs/{state}", get(jobs::list))
         .fallback(|| async { crate::ApiError::not_found("Unknown API route") });
     Router::new().nest(
