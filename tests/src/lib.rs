@@ -797,8 +797,14 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// A small real video (H.264 + AAC in MP4, 2 s) made with ffmpeg.
+/// A 2 s H.264/AAC test clip, 320x240, made by ffmpeg.
 pub fn make_clip(dir: &Path, name: &str) -> PathBuf {
+    make_clip_sized(dir, name, 2, "320x240")
+}
+
+/// An H.264/AAC test clip of `seconds` seconds and `size` (e.g. "1280x720"): moving test
+/// pattern and a tone, made by ffmpeg.
+pub fn make_clip_sized(dir: &Path, name: &str, seconds: u32, size: &str) -> PathBuf {
     let path = dir.join(name);
     let out = Command::new("ffmpeg")
         .args(["-nostdin", "-loglevel", "error", "-y"])
@@ -806,9 +812,14 @@ pub fn make_clip(dir: &Path, name: &str) -> PathBuf {
             "-f",
             "lavfi",
             "-i",
-            "testsrc=duration=2:size=320x240:rate=25",
+            &format!("testsrc=duration={seconds}:size={size}:rate=25"),
         ])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=2"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("sine=frequency=440:duration={seconds}"),
+        ])
         .args([
             "-c:v",
             "libx264",

@@ -17,6 +17,8 @@ pub struct Config {
     /// Address and port the HTTP server binds.
     pub listen: String,
     pub data_dir: PathBuf,
+    /// The board config (a name from board-configs/ or a path); empty: detected.
+    pub board: String,
     pub mdns: MdnsSettings,
     #[serde(flatten)]
     pub api: ApiSettings,
@@ -27,6 +29,7 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:9000".into(),
             data_dir: PathBuf::from("peerbox-data"),
+            board: String::new(),
             mdns: MdnsSettings::default(),
             api: ApiSettings::default(),
         }

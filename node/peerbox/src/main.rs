@@ -49,6 +49,8 @@ enum Command {
     /// Manage users (while the node is stopped; use the API while it runs).
     #[command(subcommand)]
     User(UserCommand),
+    /// Show the H.264 encoders found on this machine and the one transcoding would use.
+    Hwaccel,
 }
 
 #[derive(Subcommand)]
@@ -107,7 +109,19 @@ fn main() -> Result<()> {
             tokio::runtime::Runtime::new()?.block_on(run(config))
         }
         Command::User(cmd) => user_command(&config, cmd),
+        Command::Hwaccel => {
+            print!("{}", peerbox_hwaccel::report(&load_board(&config)?)?);
+            Ok(())
+        }
     }
+}
+
+fn load_board(config: &Config) -> Result<peerbox_hwaccel::BoardConfig> {
+    let name = match config.board.as_str() {
+        "" => peerbox_hwaccel::BoardConfig::detect_name(),
+        name => name,
+    };
+    Ok(peerbox_hwaccel::BoardConfig::load(name)?)
 }
 
 fn open_catalog(data_dir: &Path) -> Result<Catalog> {
@@ -225,6 +239,17 @@ async fn run(config: Config) -> Result<()> {
         .context("recovering uploads")?;
     tokio::spawn(peerbox_api::run_housekeeping(state.clone()));
 
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut media = peerbox_media::WorkerOptions::new(state.data_dir.clone(), load_board(&config)?);
+    media.wake = Some(state.jobs_queued.clone());
+    media.paused = Some(state.jobs_paused.clone());
+    let stop_media = shutdown.clone();
+    let workers = tokio::spawn(peerbox_media::run_workers(
+        state.catalog.clone(),
+        media,
+        async move { stop_media.cancelled().await },
+    ));
+
     let addr: SocketAddr = config
         .listen
         .parse()
@@ -260,9 +285,20 @@ async fn run(config: Config) -> Result<()> {
         refresh_token_lifetime: chrono::Duration::seconds(config.api.oauth.refresh_token_lifetime),
     }));
     let app = peerbox_api::router(state, extra).into_make_service_with_connect_info::<SocketAddr>();
+    let stop_http = shutdown.clone();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            stop_http.cancel();
+        })
         .await?;
+    // Running transcodes stop; their jobs run again at the next start.
+    shutdown.cancel();
+    match workers.await {
+        Ok(Err(e)) => tracing::error!("media workers failed: {e}"),
+        Err(e) => tracing::error!("media workers panicked: {e}"),
+        Ok(Ok(())) => {}
+    }
     Ok(())
 }
 
