@@ -259,9 +259,14 @@ fn process(
             catalog.fail_job(job.id, &e.to_string(), None)?;
         }
         e => {
-            let wait = options.retry_backoff * 4u32.saturating_pow(job.attempts.saturating_sub(1));
+            let day = Duration::from_secs(86_400);
+            let wait = options
+                .retry_backoff
+                .checked_mul(4u32.saturating_pow(job.attempts.saturating_sub(1)))
+                .map_or(day, |w| w.min(day));
             tracing::warn!(job = job.id, error = %e, retry_in_s = wait.as_secs(), "transcoding failed, will retry");
-            let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+            let at =
+                Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1));
             catalog.fail_job(job.id, &e.to_string(), Some(at))?;
         }
     }
