@@ -10,18 +10,18 @@ test: deps player
     cargo build -p peerbox
     cargo test --workspace
 
-# Debian and npm packages used by the tests (installed only when missing).
-deps:
-    scripts/install-test-deps
+# Debian, npm and Python packages: `build` for the node, `test` (default) for the tests too.
+deps MODE="test":
+    scripts/install-deps {{MODE}}
 
 # Formatting and lints, as CI checks them.
-lint: deps player
+lint: player
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
 # Build the web player bundle (hls.js and the page scripts, by esbuild from
 # node/web/player/package-lock.json) that the peerbox-web crate embeds.
-player:
+player: (deps "build")
     #!/usr/bin/env bash
     set -euo pipefail
     cd node/web/player
