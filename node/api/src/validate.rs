@@ -439,25 +439,9 @@ pub fn apply_video_fields(fields: &Fields, attrs: &mut VideoAttributes) -> ApiRe
 
 /// The attributes of a new video before the client's fields are applied.
 pub fn default_attributes() -> VideoAttributes {
-    VideoAttributes {
-        name: String::new(),
-        channel_id: 0,
-        description: None,
-        support: None,
-        tags: Vec::new(),
-        category: None,
-        licence: None,
-        language: None,
-        // PeerTube makes a video private when the uploader says nothing, so that a client
-        // forgetting the field does not publish by accident.
-        privacy: Privacy::Private,
-        passwords: Vec::new(),
-        nsfw: false,
-        comments_policy: 1,
-        download_enabled: true,
-        wait_transcoding: true,
-        originally_published_at: None,
-    }
+    // PeerTube makes a video private when the uploader says nothing, so that a client
+    // forgetting the field does not publish by accident.
+    VideoAttributes::new(String::new(), 0, Privacy::Private)
 }
 
 #[cfg(test)]

@@ -183,23 +183,7 @@ mod tests {
             })
             .unwrap();
         let channel_id = c.channels_of_account(u.account_id).unwrap()[0].id;
-        let attributes = VideoAttributes {
-            name: "Job video".into(),
-            channel_id,
-            description: None,
-            support: None,
-            tags: vec![],
-            category: None,
-            licence: None,
-            language: None,
-            privacy: Privacy::Public,
-            passwords: vec![],
-            nsfw: false,
-            comments_policy: 1,
-            download_enabled: true,
-            wait_transcoding: true,
-            originally_published_at: None,
-        };
+        let attributes = VideoAttributes::new("Job video", channel_id, Privacy::Public);
         let source = SourceFile {
             path: "media/original-video-files/j.mp4".into(),
             original_name: "j.mp4".into(),

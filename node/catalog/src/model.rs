@@ -207,6 +207,30 @@ pub struct VideoAttributes {
     pub originally_published_at: Option<DateTime<Utc>>,
 }
 
+impl VideoAttributes {
+    /// A video named `name` in `channel_id` with PeerTube's defaults for everything else:
+    /// no description, support or tags, comments and downloads on, waiting for transcoding.
+    pub fn new(name: impl Into<String>, channel_id: u64, privacy: Privacy) -> VideoAttributes {
+        VideoAttributes {
+            name: name.into(),
+            channel_id,
+            description: None,
+            support: None,
+            tags: Vec::new(),
+            category: None,
+            licence: None,
+            language: None,
+            privacy,
+            passwords: Vec::new(),
+            nsfw: false,
+            comments_policy: 1,
+            download_enabled: true,
+            wait_transcoding: true,
+            originally_published_at: None,
+        }
+    }
+}
+
 /// One rendition of a video's HLS playlist: a fragmented MP4 and its media playlist.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct HlsFile {

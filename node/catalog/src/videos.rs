@@ -197,23 +197,7 @@ mod tests {
     use uuid::Uuid;
 
     fn attrs(channel_id: u64) -> VideoAttributes {
-        VideoAttributes {
-            name: "A video".into(),
-            channel_id,
-            description: None,
-            support: None,
-            tags: vec![],
-            category: None,
-            licence: None,
-            language: None,
-            privacy: Privacy::Public,
-            passwords: vec![],
-            nsfw: false,
-            comments_policy: 1,
-            download_enabled: true,
-            wait_transcoding: true,
-            originally_published_at: None,
-        }
+        VideoAttributes::new("A video", channel_id, Privacy::Public)
     }
 
     #[test]

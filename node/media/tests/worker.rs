@@ -69,23 +69,7 @@ impl Node {
             .create_video(
                 NewVideo {
                     uuid,
-                    attributes: VideoAttributes {
-                        name: name.into(),
-                        channel_id: self.channel_id,
-                        description: None,
-                        support: None,
-                        tags: vec![],
-                        category: None,
-                        licence: None,
-                        language: None,
-                        privacy: Privacy::Public,
-                        passwords: vec![],
-                        nsfw: false,
-                        comments_policy: 1,
-                        download_enabled: true,
-                        wait_transcoding: true,
-                        originally_published_at: None,
-                    },
+                    attributes: VideoAttributes::new(name, self.channel_id, Privacy::Public),
                     source: SourceFile {
                         path: rel,
                         original_name: name.into(),
