@@ -48,3 +48,10 @@ image BOARD:
 test-image:
     image/install-host-deps
     cargo test -p peerbox-image -- --nocapture
+
+# Takes system.erofs and boot/ (or boot.fat) from target/image/BOARD; KEY is a .key made by
+# `cargo run -p peerbox-ota -- keygen --out DIR`. Extra options: --min-version V (downgrade
+# floor), --compatible-from REQ, another --key (key rotation), --system FILE, --boot DIR.
+# Sign an update bundle of an image build: target/image/BOARD/peerbox-BOARD-VERSION.pbx.
+ota-bundle BOARD VERSION KEY *ARGS:
+    cargo run --release -p peerbox-ota -- bundle --from target/image/{{BOARD}} --board {{BOARD}} --version {{VERSION}} --key {{KEY}} --output target/image/{{BOARD}}/peerbox-{{BOARD}}-{{VERSION}}.pbx {{ARGS}}

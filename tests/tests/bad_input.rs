@@ -1,6 +1,7 @@
 //! Bad input gets PeerTube's status as an RFC 7807 problem (`application/problem+json`, with
 //! PeerTube's `code` where it has one) and leaves nothing half-done behind: no video in the
-//! catalog, no quota used, no new file under the data dir.
+//! catalog, no quota used, no new file under the data dir. Each node's job queue is paused so
+//! that transcoding of the videos a test uploads on purpose does not write files meanwhile.
 
 use std::io::Write;
 use std::path::Path;
@@ -22,6 +23,7 @@ fn file_size(path: &Path) -> usize {
 #[test]
 fn wrong_password_unknown_user_and_unknown_token_are_refused() {
     let node = Node::start();
+    node.pause_jobs();
     let user = node.create_account("alice", -1, -1);
     assert_problem_code(
         node.login("alice", "not-her-password"),
@@ -43,6 +45,7 @@ fn wrong_password_unknown_user_and_unknown_token_are_refused() {
 #[test]
 fn local_oauth_client_is_only_given_to_the_public_host_and_lan_aliases() {
     let node = Node::start_with_env(&[("PEERBOX_LAN_ALIASES", "peerbox.local,192.168.1.20:9000")]);
+    node.pause_jobs();
     let with_host = |host: &str| {
         send(
             node.req(Method::GET, "/api/v1/oauth-clients/local", None)
@@ -65,6 +68,7 @@ fn local_oauth_client_is_only_given_to_the_public_host_and_lan_aliases() {
 #[test]
 fn expired_access_token_is_refused_and_the_refresh_grant_replaces_it() {
     let node = Node::start_with_env(&[("PEERBOX_OAUTH_ACCESS_TOKEN_LIFETIME", "1")]);
+    node.pause_jobs();
     let user = node.create_account("sleepy", -1, -1);
     let tokens = expect_json(node.login(&user.username, &user.password), StatusCode::OK);
     assert_eq!(tokens["expires_in"], 1, "{tokens}");
@@ -94,6 +98,7 @@ fn expired_access_token_is_refused_and_the_refresh_grant_replaces_it() {
 #[test]
 fn revoked_token_is_refused_and_other_sessions_live_on() {
     let node = Node::start();
+    node.pause_jobs();
     let user = node.create_account("leaver", -1, -1);
     let session = expect_json(node.login(&user.username, &user.password), StatusCode::OK);
     let access = session["access_token"].as_str().expect("access_token");
@@ -131,6 +136,7 @@ fn multipart_fields(boundary: &str, fields: &[(&str, &str)]) -> Vec<u8> {
 #[test]
 fn malformed_uploads_are_refused_and_leave_nothing() {
     let node = Node::start();
+    node.pause_jobs();
     let work = tempfile::tempdir().expect("temp dir");
     let clip = make_clip(work.path(), "clip.mp4");
     let notes = work.path().join("notes.txt");
@@ -215,6 +221,7 @@ fn malformed_uploads_are_refused_and_leave_nothing() {
 #[test]
 fn legacy_upload_cut_off_halfway_leaves_nothing() {
     let node = Node::start();
+    node.pause_jobs();
     let work = tempfile::tempdir().expect("temp dir");
     let clip = make_clip(work.path(), "cut.mp4");
     let video = std::fs::read(&clip).expect("reading the clip");
@@ -278,6 +285,7 @@ fn files_over_the_size_limit_are_413_max_file_size_reached() {
     let size = file_size(&clip);
     let limit = (size - 1).to_string();
     let node = Node::start_with_env(&[("PEERBOX_UPLOADS_MAX_FILE_SIZE", &limit)]);
+    node.pause_jobs();
     let user = node.create_account("bigfiles", -1, -1);
     let channel = user.channel_id.to_string();
     let fields = [("name", "Too big"), ("channelId", channel.as_str())];
@@ -395,6 +403,7 @@ fn uploads_over_the_total_quota_are_413_quota_reached() {
     let clip = make_clip(work.path(), "quota.mp4");
     let size = file_size(&clip) as i64;
     let node = Node::start();
+    node.pause_jobs();
     let user = node.create_account("quota_total", size + size / 2, -1);
     second_upload_is_over_quota(&node, &user, &clip);
 }
@@ -405,6 +414,7 @@ fn uploads_over_the_daily_quota_are_413_quota_reached() {
     let clip = make_clip(work.path(), "daily.mp4");
     let size = file_size(&clip) as i64;
     let mut node = Node::start();
+    node.pause_jobs();
     // This user comes from the command line, which works on a stopped node.
     node.stop();
     let daily = (size + size / 2).to_string();
@@ -429,6 +439,7 @@ fn uploads_over_the_daily_quota_are_413_quota_reached() {
         "peerbox user list: {listed}"
     );
     node.restart();
+    node.pause_jobs();
     let user = node.account("quota_daily", "daily-password");
     second_upload_is_over_quota(&node, &user, &clip);
 }
@@ -436,6 +447,7 @@ fn uploads_over_the_daily_quota_are_413_quota_reached() {
 #[test]
 fn chunk_not_at_the_offset_is_refused_without_writing() {
     let node = Node::start();
+    node.pause_jobs();
     let user = node.create_account("ranger", -1, -1);
     let token = Some(user.token.as_str());
     let chunk = 4 * MIB;
@@ -499,6 +511,7 @@ fn chunk_not_at_the_offset_is_refused_without_writing() {
 #[test]
 fn names_and_texts_beyond_peertube_limits_are_400() {
     let node = Node::start();
+    node.pause_jobs();
     let work = tempfile::tempdir().expect("temp dir");
     let clip = make_clip(work.path(), "limits.mp4");
     let user = node.create_account("limits", -1, -1);
@@ -684,6 +697,7 @@ fn names_and_texts_beyond_peertube_limits_are_400() {
 #[test]
 fn unknown_ids_are_404() {
     let node = Node::start();
+    node.pause_jobs();
     let user = node.create_account("seeker", -1, -1);
     let token = Some(user.token.as_str());
     let not_found = StatusCode::NOT_FOUND;
@@ -738,6 +752,7 @@ fn unknown_ids_are_404() {
 #[test]
 fn another_users_upload_cannot_be_touched() {
     let node = Node::start();
+    node.pause_jobs();
     let owner = node.create_account("upowner", -1, -1);
     let intruder = node.create_account("intruder", -1, -1);
     let chunk = 4 * MIB;

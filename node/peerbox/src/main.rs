@@ -51,6 +51,8 @@ enum Command {
     User(UserCommand),
     /// Show the H.264 encoders found on this machine and the one transcoding would use.
     Hwaccel,
+    /// Over-the-air updates: keys, bundles, install, status, commit.
+    Ota(Box<peerbox_ota::cli::OtaArgs>),
 }
 
 #[derive(Subcommand)]
@@ -80,7 +82,7 @@ enum UserCommand {
     },
 }
 
-fn main() -> Result<()> {
+fn main() -> Result<std::process::ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PEERBOX_LOG")
@@ -89,12 +91,18 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let mut config = Config::load(cli.common.config.as_deref(), std::env::vars())?;
-    if let Some(dir) = cli.common.data_dir {
-        config.data_dir = dir;
-    }
+    let node_config = || -> Result<Config> {
+        let mut config = Config::load(cli.common.config.as_deref(), std::env::vars())?;
+        if let Some(dir) = &cli.common.data_dir {
+            config.data_dir = dir.clone();
+        }
+        Ok(config)
+    };
     match cli.command {
+        // Updates have their own configuration (the device's slots and keyring).
+        Command::Ota(args) => return Ok(peerbox_ota::cli::run_blocking(*args)),
         Command::Run { listen, public_url } => {
+            let mut config = node_config()?;
             if let Some(l) = listen {
                 config.listen = l;
             }
@@ -106,14 +114,15 @@ fn main() -> Result<()> {
                 config.api.public_url =
                     format!("http://{}", config.listen.replace("0.0.0.0", "127.0.0.1"));
             }
-            tokio::runtime::Runtime::new()?.block_on(run(config))
+            tokio::runtime::Runtime::new()?.block_on(run(config))?;
         }
-        Command::User(cmd) => user_command(&config, cmd),
-        Command::Hwaccel => {
-            print!("{}", peerbox_hwaccel::report(&load_board(&config)?)?);
-            Ok(())
-        }
+        Command::User(cmd) => user_command(&node_config()?, cmd)?,
+        Command::Hwaccel => print!(
+            "{}",
+            peerbox_hwaccel::report(&load_board(&node_config()?)?)?
+        ),
     }
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 fn load_board(config: &Config) -> Result<peerbox_hwaccel::BoardConfig> {
