@@ -805,6 +805,17 @@ pub fn make_clip(dir: &Path, name: &str) -> PathBuf {
 /// An H.264/AAC test clip of `seconds` seconds and `size` (e.g. "1280x720"): moving test
 /// pattern and a tone, made by ffmpeg.
 pub fn make_clip_sized(dir: &Path, name: &str, seconds: u32, size: &str) -> PathBuf {
+    make_clip_at(dir, name, seconds, size, None)
+}
+
+/// As `make_clip_sized`, with the video at `bitrate` (e.g. "3M") to make a larger file.
+pub fn make_clip_at(
+    dir: &Path,
+    name: &str,
+    seconds: u32,
+    size: &str,
+    bitrate: Option<&str>,
+) -> PathBuf {
     let path = dir.join(name);
     let out = Command::new("ffmpeg")
         .args(["-nostdin", "-loglevel", "error", "-y"])
@@ -812,7 +823,7 @@ pub fn make_clip_sized(dir: &Path, name: &str, seconds: u32, size: &str) -> Path
             "-f",
             "lavfi",
             "-i",
-            &format!("testsrc=duration={seconds}:size={size}:rate=25"),
+            &format!("testsrc2=duration={seconds}:size={size}:rate=25"),
         ])
         .args([
             "-f",
@@ -829,6 +840,7 @@ pub fn make_clip_sized(dir: &Path, name: &str, seconds: u32, size: &str) -> Path
             "aac",
             "-shortest",
         ])
+        .args(bitrate.map(|b| ["-b:v", b]).iter().flatten())
         .arg(&path)
         .output()
         .expect("running ffmpeg (install it with `just deps`)");

@@ -51,36 +51,7 @@ fn browser(script: &str, args: &[&str]) -> Value {
 
 /// A clip long enough to play past 5 s, and large enough to go up in several chunks.
 fn long_clip(dir: &Path) -> PathBuf {
-    let path = dir.join("school-play.mp4");
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-y"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=duration=12:size=640x360:rate=25",
-        ])
-        .args(["-f", "lavfi", "-i", "sine=frequency=330:duration=12"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-b:v",
-            "3M",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-shortest",
-        ])
-        .arg(&path)
-        .output()
-        .expect("running ffmpeg (install it with `just deps`)");
-    assert!(
-        out.status.success(),
-        "ffmpeg: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    path
+    peerbox_e2e::make_clip_at(dir, "school-play.mp4", 12, "640x360", Some("3M"))
 }
 
 /// Waits until the API says the video is published with its HLS playlist.
