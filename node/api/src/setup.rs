@@ -1,5 +1,5 @@
 //! First-boot setup of an appliance: until someone proves they hold the box (the claim code
-//! printed on its serial console and written to its boot partition), the node answers only
+//! printed on its serial console and written to the card's first partition), the node answers only
 //! the setup page, the setup API and the health check. Claiming sets the administrator's
 //! password and the instance's name.
 
@@ -49,7 +49,7 @@ impl SetupGate {
 
     fn code_matches(&self, given: &str) -> bool {
         // Compare digests so that the time taken says nothing about the code.
-        let digest = |s: &str| Sha256::digest(s.trim().to_uppercase().as_bytes());
+        let digest = |s: &str| Sha256::digest(normalize_code(s).as_bytes());
         self.code
             .as_deref()
             .is_some_and(|c| digest(c) == digest(given))
@@ -72,6 +72,19 @@ impl SetupGate {
             .or_default()
             .push(Instant::now());
     }
+}
+
+/// Claim codes are Crockford base32 as people type them: case, dashes and spaces do not
+/// matter, and O, I and L read as 0, 1 and 1.
+fn normalize_code(code: &str) -> String {
+    code.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        })
+        .collect()
 }
 
 const OPEN_PATHS: &[&str] = &[
@@ -127,7 +140,7 @@ pub async fn claim(
     if !gate.code_matches(&req.claim_code) {
         gate.record_failure(peer.ip());
         return Err(ApiError::forbidden(
-            "Wrong claim code: it is printed on the serial console and written in claim-code.txt on the card's boot partition",
+            "Wrong claim code: it is printed on the serial console and written in claim-code.txt on the card's first partition (PEERBOX)",
         ));
     }
     let name = req.instance_name.trim();
@@ -160,5 +173,19 @@ pub async fn health(State(state): State<SharedState>) -> Response {
             format!("catalog unavailable: {e}"),
         )
         .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_read_as_people_type_them() {
+        let gate = SetupGate::waiting("KX7P-29QD-01LO".into());
+        assert!(gate.code_matches(" kx7p 29qd ol1o "));
+        assert!(gate.code_matches("KX7P29QDO1L0"));
+        assert!(!gate.code_matches("KX7P-29QD-01L"));
+        assert!(!gate.code_matches(""));
     }
 }
