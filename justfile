@@ -19,8 +19,8 @@ lint: player
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# Build the web player bundle (hls.js and the page scripts, by esbuild from
-# node/web/player/package-lock.json) that the peerbox-web crate embeds.
+# hls.js, p2p-media-loader and the page scripts come from node/web/player/package-lock.json.
+# Build the web player bundle (esbuild) that the peerbox-web crate embeds.
 player: (deps "build")
     #!/usr/bin/env bash
     set -euo pipefail
@@ -31,17 +31,36 @@ player: (deps "build")
     fi
     npm run --silent build
 
-# Transcode benchmark: a 1080p30 60 s source to 720p + 480p through Peerbox's pipeline and
-# through ffmpeg with PeerTube's settings, alternating runs; prints medians, sizes and ratios.
+# A 1080p30 60 s source to 720p + 480p through Peerbox's pipeline and through ffmpeg with
+# PeerTube's settings, alternating runs; prints medians, sizes and ratios.
 # Extra options: --runs N, --ffmpeg-threads N (PeerTube's `transcoding.threads`).
+# Transcode benchmark: Peerbox against ffmpeg.
 bench-transcode *ARGS: deps
     cargo run --release -p peerbox-media --example bench_transcode -- --dir target/bench-transcode {{ARGS}}
 
+# WebTorrent announces per second of Peerbox's tracker, aquatic_ws 0.9 and PeerTube's tracker,
+# all over wss under aquatic_ws_load_test with the same settings in alternating rounds; prints
+# medians and ratios, then each tracker's peak RSS holding 10,000 peers.
+# Extra options: --rounds N, --seconds N, --connections N, --peers N.
+# Tracker benchmark: Peerbox against aquatic_ws and PeerTube.
+bench-tracker *ARGS: (deps "build")
+    #!/usr/bin/env bash
+    set -euo pipefail
+    tools=target/bench-tools
+    cargo install --locked --quiet --root "$tools" --target-dir "$tools/build" aquatic_ws_load_test@0.9.0
+    # aquatic_ws's default `prometheus` feature no longer builds with current Rust.
+    cargo install --locked --quiet --root "$tools" --target-dir "$tools/build" aquatic_ws@0.9.0 --no-default-features --features mimalloc
+    if ! cmp -s bench/tracker/package-lock.json bench/tracker/node_modules/.installed-lock; then
+        (cd bench/tracker && npm ci --no-audit --no-fund --ignore-scripts && cp package-lock.json node_modules/.installed-lock)
+    fi
+    cargo run --release -p peerbox-p2p --example bench_tracker -- --tools "$tools" --peertube bench/tracker --dir target/bench-tracker {{ARGS}}
+
 # Outputs in target/image/BOARD: peerbox-BOARD.img.xz, its .sha256, the Imager entry (Pi).
+# Options: --version V, --ota-key KEY.pub (update keys the box trusts), --xz-level N, --out DIR.
 # Build the appliance image of a board of board-configs/ (qemu-virt, rpi4, rpi5); needs root.
-image BOARD:
+image BOARD *ARGS:
     image/install-host-deps
-    cargo run --release -p peerbox-image -- build {{BOARD}}
+    cargo run --release -p peerbox-image -- build {{BOARD}} {{ARGS}}
 
 # Board configs, builds of qemu-virt, rpi4 and rpi5, the qemu boot to a claimed node, Yocto lint.
 # Run the image tests alone.

@@ -108,6 +108,10 @@ impl Io {
         drop(f);
         self.step(&format!("rename {name}"))?;
         fs::rename(&tmp, path).ctx(|| format!("renaming {} to {name}", tmp.display()))?;
+        // On FAT (the config partition) the renamed entry's size and first cluster are
+        // written with the file's inode, not with its folder: sync it under its new name too.
+        let renamed = File::open(path).ctx(|| format!("opening {name}"))?;
+        self.sync(&renamed, &format!("fsync {name}"))?;
         sync_dir(self, dir)
     }
 }

@@ -252,6 +252,15 @@ impl Ota {
         *g = p;
     }
 
+    /// Whether another process holds the lock, asked through a read-only handle (an flock
+    /// needs no write access); false when there is no lock file yet.
+    fn locked_elsewhere(&self) -> bool {
+        let Ok(f) = File::open(self.config.state_dir.join("lock")) else {
+            return false;
+        };
+        matches!(f.try_lock_shared(), Err(std::fs::TryLockError::WouldBlock))
+    }
+
     /// Progress of an install running in another process (it holds the lock).
     fn foreign_progress(&self) -> Option<Progress> {
         let bytes = std::fs::read(self.config.state_dir.join("progress.json")).ok()?;
@@ -270,7 +279,9 @@ impl Ota {
                 }
             }
             Err(Error::Busy) => busy = true,
-            Err(_) => {}
+            // A reader that may not write the state folder (the node runs unprivileged)
+            // settles nothing but must still see an install running in the root process.
+            Err(_) => busy = self.locked_elsewhere(),
         }
         let st = self.load()?;
         let (bs, error) = match self.slots.boot_status() {

@@ -242,3 +242,53 @@ fn another_process_sees_the_progress_of_an_install() -> TestResult {
     );
     Ok(())
 }
+
+/// The node reads the status as an unprivileged user while the root unit installs: it may
+/// not open the lock for writing, yet must see the install running and its progress.
+#[test]
+fn an_unprivileged_reader_sees_the_progress_of_a_root_install() -> TestResult {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let t = tempfile::tempdir()?;
+    fs::set_permissions(t.path(), fs::Permissions::from_mode(0o755))?;
+    let k = keygen(&t.path().join("keys"), "release")?;
+    let dev = sim_device(&t.path().join("dev"), &k.public, "1.0.0", (65536, 65536))?;
+    let state = &dev.config.state_dir;
+    fs::create_dir_all(state)?;
+    // The installer holds the lock and publishes its progress.
+    let lock = fs::File::create(state.join("lock"))?;
+    lock.lock()?;
+    fs::write(
+        state.join("progress.json"),
+        r#"{"stage":"writing","version":"1.1.0","done":300,"total":1000}"#,
+    )?;
+    for (p, mode) in [
+        (state.join("lock"), 0o444),
+        (state.join("progress.json"), 0o444),
+        (state.clone(), 0o555),
+    ] {
+        fs::set_permissions(p, fs::Permissions::from_mode(mode))?;
+    }
+    // As root, drop to nobody (root would ignore the modes above).
+    let mut cmd = if fs::metadata("/proc/self")?.uid() == 0 {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_peerbox-ota"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_peerbox-ota"))
+    };
+    let out = cmd
+        .arg("--ota-config")
+        .arg(&dev.config_path)
+        .args(["status", "--json"])
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "status failed: {stderr}");
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(status["current_version"], "1.0.0", "{status}");
+    assert_eq!(status["progress"]["stage"], "writing", "{status}");
+    assert_eq!(status["progress"]["done"], 300, "{status}");
+    drop(lock);
+    fs::set_permissions(state, fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}

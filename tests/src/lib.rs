@@ -13,7 +13,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::{Client, RequestBuilder, Response, multipart};
-use reqwest::header::{CONTENT_TYPE, LOCATION, RANGE};
+use reqwest::header::{CONTENT_TYPE, LOCATION, RANGE, SET_COOKIE};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -64,6 +64,9 @@ impl Upload {
 /// A running (or stopped) node. Dropping it kills the process; its data dir goes with it.
 pub struct Node {
     dir: TempDir,
+    /// The address it listens on and is reached at: loopback, or the host end of a test's
+    /// network namespace link.
+    host: String,
     port: u16,
     env: Vec<(String, String)>,
     child: Option<Child>,
@@ -77,8 +80,15 @@ impl Node {
 
     /// Starts a node with extra `PEERBOX_*` configuration variables.
     pub fn start_with_env(env: &[(&str, &str)]) -> Node {
+        Node::start_on("127.0.0.1", env)
+    }
+
+    /// Starts a node listening on `host` (an address of this machine), with that address in
+    /// its public URL.
+    pub fn start_on(host: &str, env: &[(&str, &str)]) -> Node {
         let mut node = Node {
             dir: tempfile::tempdir().expect("creating a temp dir"),
+            host: host.to_string(),
             port: 0,
             env: env
                 .iter()
@@ -108,7 +118,7 @@ impl Node {
         cmd.arg("run")
             .arg("--data-dir")
             .arg(self.data_dir())
-            .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .args(["--listen", &format!("{}:{}", self.host, self.port)])
             .args(["--public-url", &self.base_url()])
             .env("PEERBOX_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .stdin(Stdio::null())
@@ -202,7 +212,7 @@ impl Node {
     }
 
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}:{}", self.host, self.port)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -299,6 +309,27 @@ impl Node {
             ("response_type", "code"),
             ("refresh_token", refresh_token),
         ]))
+    }
+
+    /// Signs in through the sign-in form, as a browser does; returns the cookie to send back.
+    #[track_caller]
+    pub fn page_login(&self, username: &str, password: &str) -> String {
+        let resp = send(self.req(Method::POST, "/login", None).form(&[
+            ("username", username),
+            ("password", password),
+            ("redirect", "/"),
+        ]));
+        assert_eq!(
+            resp.status(),
+            StatusCode::SEE_OTHER,
+            "signing in as {username}"
+        );
+        let cookie = resp
+            .headers()
+            .get(SET_COOKIE)
+            .and_then(|c| c.to_str().ok())
+            .expect("the sign-in sets a cookie");
+        cookie.split(';').next().unwrap_or_default().to_string()
     }
 
     #[track_caller]

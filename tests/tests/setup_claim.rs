@@ -123,6 +123,7 @@ fn the_box_serves_nothing_but_setup_until_claimed_then_works() {
         json!({"claimCode": " kx7p-29qd ", "instanceName": "Hill School", "adminPassword": "school-admin-pw"}),
     );
     assert_eq!(done.status(), StatusCode::OK, "{:?}", done.text());
+    assert!(!code_file.exists(), "a used claim code is removed");
     assert_eq!(
         node.get_json("/api/v1/config", None)["instance"]["name"],
         "Hill School"

@@ -8,33 +8,13 @@ use std::process::Command;
 use peerbox_e2e::*;
 use reqwest::StatusCode;
 use reqwest::blocking::Response;
-use reqwest::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, LOCATION};
 use serde_json::{Value, json};
 
 /// A title and description that would run script if any page put them in as markup.
 const XSS_TITLE: &str = r#"<script>alert("title")</script><img src=x onerror=alert("img")>"#;
 const XSS_DESCRIPTION: &str = "**Bold** <script>alert('description')</script> \
     <img src=x onerror=alert('img')> [click me](javascript:alert('link')) <svg onload=alert('svg')>";
-
-/// Signs in through the sign-in form, as a browser does; returns the cookie to send back.
-fn page_login(node: &Node, username: &str, password: &str) -> String {
-    let resp = send(node.req(reqwest::Method::POST, "/login", None).form(&[
-        ("username", username),
-        ("password", password),
-        ("redirect", "/"),
-    ]));
-    assert_eq!(
-        resp.status(),
-        StatusCode::SEE_OTHER,
-        "signing in as {username}"
-    );
-    let cookie = resp
-        .headers()
-        .get(SET_COOKIE)
-        .and_then(|c| c.to_str().ok())
-        .expect("the sign-in sets a cookie");
-    cookie.split(';').next().unwrap_or_default().to_string()
-}
 
 /// A page as a browser gets it: with the session cookie when signed in.
 fn page(node: &Node, path: &str, cookie: Option<&str>) -> Response {
@@ -214,8 +194,8 @@ fn pages_show_what_the_api_shows() {
     .iter()
     .map(|(name, privacy)| (*name, upload(&node, &alice, name, privacy, &[])))
     .collect();
-    let alice_cookie = page_login(&node, "alice", &alice.password);
-    let bob_cookie = page_login(&node, "bob", &bob.password);
+    let alice_cookie = node.page_login("alice", &alice.password);
+    let bob_cookie = node.page_login("bob", &bob.password);
     let viewers = [
         ("anonymous", None, None),
         ("bob", Some(bob.token.as_str()), Some(bob_cookie.as_str())),
@@ -321,7 +301,7 @@ fn payloads_are_text_in_pages_oembed_and_feeds() {
         v["uuid"].as_str().expect("uuid"),
         v["shortUUID"].as_str().expect("shortUUID"),
     );
-    let cookie = page_login(&node, "mallory", &mallory.password);
+    let cookie = node.page_login("mallory", &mallory.password);
     let raw_markup = [
         "<script>alert",
         "<img src=x",
@@ -661,7 +641,7 @@ fn oembed_and_link_previews() {
     let private_page = page_text(
         &node,
         &format!("/w/{}", private["shortUUID"].as_str().unwrap_or_default()),
-        Some(&page_login(&node, "alice", &alice.password)),
+        Some(&node.page_login("alice", &alice.password)),
     );
     assert!(
         !private_page.contains("og:title") && !private_page.contains("json+oembed"),
@@ -726,12 +706,12 @@ fn administrators_name_the_instance() {
     let alice = node.create_account("alice", -1, -1);
     let resp = page(&node, "/admin/settings", None);
     assert_eq!(resp.status(), StatusCode::SEE_OTHER, "sign in first");
-    let alice_cookie = page_login(&node, "alice", &alice.password);
+    let alice_cookie = node.page_login("alice", &alice.password);
     assert_eq!(
         page(&node, "/admin/settings", Some(&alice_cookie)).status(),
         StatusCode::FORBIDDEN
     );
-    let admin = page_login(&node, "admin", &node.admin().password);
+    let admin = node.page_login("admin", &node.admin().password);
     let form = page_text(&node, "/admin/settings", Some(&admin));
     let post = |csrf: &str| {
         send(
@@ -809,6 +789,6 @@ fn password_protected_videos_ask_for_the_password() {
         "{text}"
     );
     // The owner needs no password, as in the API.
-    let cookie = page_login(&node, "alice", &alice.password);
+    let cookie = node.page_login("alice", &alice.password);
     assert!(page_text(&node, &path, Some(&cookie)).contains("evening</h1>"));
 }

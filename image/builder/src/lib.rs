@@ -153,6 +153,13 @@ pub struct Options {
     /// xz level for `.img.xz`: 0 by default (an image in about 20 s on 2 cores); 6 to 9
     /// for published images (a little smaller, minutes longer).
     pub xz_level: u32,
+    /// The system's version (semver); default: the workspace's version.
+    pub version: Option<String>,
+    /// Public keys (`peerbox ota keygen`'s `.pub`) the box trusts for updates. An image
+    /// without any refuses every update bundle.
+    pub ota_keys: Vec<PathBuf>,
+    /// A folder copied over the system partition last: a site's own settings and units.
+    pub overlay: Option<PathBuf>,
 }
 
 /// What a build produced.
@@ -199,7 +206,10 @@ pub fn build(repo: &Path, board_name: &str, opts: &Options) -> Result<Built> {
     let lists = PackageLists::load(repo)?;
     let sources = Sources::new(&img.suite);
     let epoch = source_date_epoch(repo);
-    let version = env!("CARGO_PKG_VERSION").to_string();
+    let version = opts
+        .version
+        .clone()
+        .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
     let build = build_id(repo);
     let out_dir = opts
         .out_dir
@@ -259,6 +269,8 @@ pub fn build(repo: &Path, board_name: &str, opts: &Options) -> Result<Built> {
                 version: &version,
                 build_id: &build,
                 epoch,
+                ota_keys: &opts.ota_keys,
+                overlay: opts.overlay.as_deref(),
             },
         )
     })?;

@@ -29,6 +29,16 @@ enum Command {
         /// xz compression level of the .img.xz (0-9; 6 or more for published images).
         #[arg(long, default_value_t = 0)]
         xz_level: u32,
+        /// The system's version (semver) for updates; default: the workspace's version.
+        #[arg(long)]
+        version: Option<String>,
+        /// A public key (`peerbox ota keygen`'s .pub) the box trusts for update bundles;
+        /// repeat for several. Without any, the box refuses every update.
+        #[arg(long = "ota-key")]
+        ota_keys: Vec<PathBuf>,
+        /// A folder copied over the system partition last (a site's settings or units).
+        #[arg(long)]
+        overlay: Option<PathBuf>,
     },
     /// Boot the built qemu-virt image with its serial console on this terminal.
     Boot {
@@ -65,6 +75,9 @@ fn main() -> Result<()> {
             board,
             out,
             xz_level,
+            version,
+            ota_keys,
+            overlay,
         } => {
             if xz_level > 9 {
                 bail!("--xz-level must be 0 to 9");
@@ -75,6 +88,9 @@ fn main() -> Result<()> {
                 &peerbox_image::Options {
                     out_dir: out,
                     xz_level,
+                    version,
+                    ota_keys,
+                    overlay,
                 },
             )?;
             println!("{}", built.image_xz.display());

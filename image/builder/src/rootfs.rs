@@ -9,10 +9,11 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result, bail};
 
 use crate::apt::Sources;
+use crate::board::BootFlow;
 use crate::board::{Arch, Board};
 use crate::cache::{self, Cache};
 use crate::cross::{self, DPKG_EXCLUDES};
-use crate::layout::{DATA, Layout};
+use crate::layout::{BOOT_A, BOOT_B, CONFIG, DATA, Layout, SYSTEM_A, SYSTEM_B};
 use crate::tools;
 
 /// The node's account. Fixed ids: files on the data partition keep their owner when an
@@ -32,7 +33,9 @@ const HOOKS: &[&str] = &[
 const ENABLE: &[&str] = &[
     "peerbox.service",
     "peerbox-firstboot.service",
-    "peerbox-boot-ok.service",
+    "peerbox-ota-boot-check.service",
+    "peerbox-ota-health.service",
+    "peerbox-ota-request.path",
 ];
 
 /// Units of Debian's packages that make no sense on a read-only appliance: apt's timers (no
@@ -137,6 +140,8 @@ pub struct Additions<'a> {
     pub version: &'a str,
     pub build_id: &'a str,
     pub epoch: u64,
+    pub ota_keys: &'a [PathBuf],
+    pub overlay: Option<&'a Path>,
 }
 
 /// Unpacks the base tar into `dir` and adds everything of `add`.
@@ -172,8 +177,11 @@ pub fn stage(base_tar: &Path, dir: &Path, add: &Additions) -> Result<()> {
     std::fs::copy(add.peerbox, &bin)?;
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))?;
 
+    // Mount points: the system is read-only, so systemd cannot make them at boot.
     std::fs::create_dir_all(dir.join("data"))?;
+    std::fs::create_dir_all(dir.join("boot/config"))?;
     let data = add.layout.partuuid(DATA);
+    let config = add.layout.partuuid(CONFIG);
     write(
         dir,
         "etc/fstab",
@@ -181,13 +189,32 @@ pub fn stage(base_tar: &Path, dir: &Path, add: &Additions) -> Result<()> {
             "# Peerbox: the system is read-only; /data holds everything the box writes.\n\
              # The data partition grows to the end of the card at first boot.\n\
              PARTUUID={data}  /data  ext4  rw,noatime,nosuid,nodev,x-systemd.growfs,x-systemd.requires=peerbox-grow-data.service  0  2\n\
+             # The card's first partition: claim code, SSH keys, boot state of the A/B slots.\n\
+             PARTUUID={config}  /boot/config  vfat  rw,noatime,nosuid,nodev,noexec,fmask=0133,dmask=0022,flush,nofail  0  2\n\
              tmpfs  /var  tmpfs  mode=0755,nosuid,nodev,size=256M  0  0\n\
              tmpfs  /tmp  tmpfs  mode=1777,nosuid,nodev,size=25%  0  0\n"
         ),
     )?;
     write(dir, "etc/hostname", "peerbox\n")?;
+    // The node picks its encoder ladder and limits from the board's config by this name.
+    write(
+        dir,
+        "usr/lib/systemd/system/peerbox.service.d/board.conf",
+        &format!("[Service]\nEnvironment=PEERBOX_BOARD={}\n", add.board.name),
+    )?;
     // The running system's version, for the update agent.
     write(dir, "etc/peerbox/version", &format!("{}\n", add.version))?;
+    write(dir, "etc/peerbox/ota.toml", &ota_config(add))?;
+    let keyring = dir.join("etc/peerbox/ota-keys");
+    cache::remove_any(&keyring)?;
+    std::fs::create_dir_all(&keyring)?;
+    for key in add.ota_keys {
+        let name = key
+            .file_name()
+            .with_context(|| format!("update key {} has no file name", key.display()))?;
+        std::fs::copy(key, keyring.join(name))
+            .with_context(|| format!("cannot copy the update key {}", key.display()))?;
+    }
     write(
         dir,
         "etc/hosts",
@@ -227,6 +254,10 @@ pub fn stage(base_tar: &Path, dir: &Path, add: &Additions) -> Result<()> {
         .write(true)
         .open(&epoch_file)?
         .set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(add.epoch))?;
+
+    if let Some(overlay) = add.overlay {
+        copy_tree(overlay, dir)?;
+    }
 
     let etc_units = dir.join("etc/systemd/system");
     for unit in ENABLE {
@@ -323,6 +354,37 @@ fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The updater's settings (`peerbox ota`, see ota/README.md) for the board's boot flow. The
+/// feed is set per box in `ota-feed.toml` on the card's first partition.
+fn ota_config(add: &Additions) -> String {
+    let slots = match add.board.image.boot_flow {
+        BootFlow::RpiTryboot => {
+            "kind = \"rpi-tryboot\"\nconfig_dir = \"/boot/config\"\n".to_string()
+        }
+        _ => "kind = \"uboot\"\n\
+              env = { path = \"/boot/config/peerbox-boot.env\", format = \"text\" }\n"
+            .to_string(),
+    };
+    format!(
+        "# Over-the-air updates of this box: see `peerbox ota --help`.\n\
+         board = \"{board}\"\n\
+         keyring = \"/etc/peerbox/ota-keys\"\n\
+         version_file = \"/etc/peerbox/version\"\n\
+         state_dir = \"/data/ota\"\n\
+         feed_file = \"/boot/config/ota-feed.toml\"\n\
+         \n\
+         [slots]\n\
+         {slots}\
+         a = {{ boot = \"part:{BOOT_A}\", system = \"part:{SYSTEM_A}\" }}\n\
+         b = {{ boot = \"part:{BOOT_B}\", system = \"part:{SYSTEM_B}\" }}\n\
+         \n\
+         [health]\n\
+         hold_secs = 60\n\
+         timeout_secs = 600\n",
+        board = add.board.name,
+    )
 }
 
 /// Packs `dir` as a read-only EROFS image at `dest`. Uncompressed: the image is xz-compressed

@@ -9,14 +9,14 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use peerbox_catalog::{Video, VideoRef};
+use peerbox_catalog::{Privacy, Video, VideoRef, VideoState};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 use uuid::Uuid;
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::format::source_stem;
+use crate::format::{hls_torrent_name, is_private_media, source_stem};
 use crate::{AppState, SharedState};
 
 pub const SOURCES_DIR: &str = "media/original-video-files";
@@ -55,11 +55,85 @@ enum Kind {
     Torrent,
 }
 
+/// A file the node may seed over BitTorrent, with its torrent.
+#[derive(Debug, Clone)]
+pub struct SeedableFile {
+    pub info_hash: [u8; 20],
+    pub torrent: PathBuf,
+    pub file: PathBuf,
+}
+
+fn from_hex(h: &str) -> Option<[u8; 20]> {
+    <[u8; 20]>::try_from(hex::decode(h).ok()?).ok()
+}
+
 impl AppState {
     fn torrent_path(&self, video: &Video) -> PathBuf {
         self.data_dir
             .join(TORRENTS_DIR)
             .join(format!("{}.torrent", source_stem(video)))
+    }
+
+    fn hls_dir(&self, video: &Video) -> PathBuf {
+        self.data_dir.join(HLS_DIR).join(video.uuid.to_string())
+    }
+
+    /// Every torrent of a video: its source's and its HLS files', with their files.
+    fn torrents_of(&self, video: &Video) -> Vec<(Option<[u8; 20]>, PathBuf, PathBuf)> {
+        let mut all = Vec::new();
+        if let Some(source) = &video.source {
+            all.push((
+                source.info_hash.as_deref().and_then(from_hex),
+                self.torrent_path(video),
+                self.data_dir.join(&source.path),
+            ));
+        }
+        if let Some(outputs) = &video.outputs {
+            for f in &outputs.hls.files {
+                all.push((
+                    f.info_hash.as_deref().and_then(from_hex),
+                    self.data_dir
+                        .join(TORRENTS_DIR)
+                        .join(hls_torrent_name(video, f)),
+                    self.hls_dir(video).join(&f.fragmented),
+                ));
+            }
+        }
+        all
+    }
+
+    /// What a BitTorrent seeder may give to anyone: the files of published videos that
+    /// anyone with the link may watch, once their torrents are written. Files of private,
+    /// internal and password-protected videos are served over HTTP to allowed viewers only.
+    pub fn seedable_files(&self) -> ApiResult<Vec<SeedableFile>> {
+        let mut files = Vec::new();
+        for video in self.catalog.videos()? {
+            let open = matches!(
+                video.attributes.privacy,
+                Privacy::Public | Privacy::Unlisted
+            );
+            if !open || video.state != VideoState::Published {
+                continue;
+            }
+            for (hash, torrent, file) in self.torrents_of(&video) {
+                if let Some(info_hash) = hash {
+                    files.push(SeedableFile {
+                        info_hash,
+                        torrent,
+                        file,
+                    });
+                }
+            }
+        }
+        Ok(files)
+    }
+
+    /// The tracker URLs written into torrents and magnets: the node's own tracker.
+    pub(crate) fn torrent_trackers(&self) -> Vec<String> {
+        match self.settings.tracker.enabled {
+            true => self.settings.tracker_urls(),
+            false => Vec::new(),
+        }
     }
 
     /// Resolves a file name of a video to its file on disk, for a viewer allowed to see it.
@@ -81,24 +155,28 @@ impl AppState {
             .ok_or_else(not_found)?;
         let source = video.source.as_ref().ok_or_else(not_found)?;
         let stem = source_stem(&video);
-        let (expected, path) = match kind {
-            Kind::WebVideo => (
-                format!("{stem}{}", source.extension),
-                self.data_dir.join(&source.path),
-            ),
-            Kind::Torrent => (format!("{stem}.torrent"), self.torrent_path(&video)),
+        let path = match kind {
+            Kind::WebVideo if name == format!("{stem}{}", source.extension) => {
+                self.data_dir.join(&source.path)
+            }
+            Kind::Torrent if name == format!("{stem}.torrent") => self.torrent_path(&video),
+            Kind::Torrent if hls_torrent_resolution(&video, name).is_some() => {
+                self.data_dir.join(TORRENTS_DIR).join(name)
+            }
+            _ => return Err(not_found()),
         };
-        if name != expected {
-            return Err(not_found());
-        }
         self.check_can_see(viewer, &video, true, req.headers())?;
         Ok((video, path))
     }
 
+    /// Removes a deleted video's files: source, HLS folder, torrents; and tells the seeder
+    /// to let go of them.
     pub async fn remove_video_files(&self, video: &Video) {
-        let mut paths = vec![self.torrent_path(video)];
-        if let Some(source) = &video.source {
-            paths.push(self.data_dir.join(&source.path));
+        self.files_changed.notify_one();
+        let mut paths: Vec<PathBuf> = Vec::new();
+        for (_, torrent, file) in self.torrents_of(video) {
+            paths.push(torrent);
+            paths.push(file);
         }
         for path in paths {
             if let Err(e) = tokio::fs::remove_file(&path).await
@@ -107,6 +185,12 @@ impl AppState {
                 tracing::warn!("could not remove {}: {e}", path.display());
             }
         }
+        let hls = self.hls_dir(video);
+        if let Err(e) = tokio::fs::remove_dir_all(&hls).await
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("could not remove {}: {e}", hls.display());
+        }
     }
 
     /// Writes the source file's torrent (web seed: its public URL) and records its infohash.
@@ -114,50 +198,116 @@ impl AppState {
         let Some(source) = video.source.clone() else {
             return Ok(());
         };
-        let path = self.data_dir.join(&source.path);
-        let target = self.torrent_path(video);
+        let private = is_private_media(video);
         let file_url = format!(
             "{}/static/web-videos/{}{}",
             self.settings.public_url(),
             source_stem(video),
             source.extension
         );
-        let name = format!("{}{}", video.attributes.name, source.extension);
-        let torrent =
-            tokio::task::spawn_blocking(move || -> anyhow::Result<peerbox_p2p::Torrent> {
-                let torrent = peerbox_p2p::create_torrent(&peerbox_p2p::TorrentRequest {
-                    path: &path,
-                    name: &name,
-                    trackers: &[],
-                    web_seeds: &[file_url],
-                    creation_date: chrono::Utc::now().timestamp(),
-                })?;
-                crate::upload::write_atomically(&target, &torrent.metainfo)?;
-                Ok(torrent)
-            })
-            .await??;
-        let info_hash = torrent.info_hash_hex();
+        let torrent = self
+            .write_torrent(
+                self.data_dir.join(&source.path),
+                self.torrent_path(video),
+                (!private).then_some(file_url),
+            )
+            .await?;
         self.catalog.update_video(video.id, |v| {
             if let Some(s) = v.source.as_mut() {
-                s.info_hash = Some(info_hash);
+                s.info_hash = Some(torrent.info_hash_hex());
             }
         })?;
+        self.files_changed.notify_one();
         Ok(())
+    }
+
+    /// Writes the torrent of each HLS fragmented MP4 that has none yet (PeerTube's
+    /// `{uuid}-{resolution}-hls.torrent`) and records its infohash, so that the tracker
+    /// accepts it and the seeder picks it up.
+    pub async fn write_hls_torrents(&self, video: &Video) -> anyhow::Result<()> {
+        let Some(outputs) = &video.outputs else {
+            return Ok(());
+        };
+        let base = self.hls_base_url(video);
+        let private = is_private_media(video);
+        for f in outputs.hls.files.iter().filter(|f| f.info_hash.is_none()) {
+            let torrent = self
+                .write_torrent(
+                    self.hls_dir(video).join(&f.fragmented),
+                    self.data_dir
+                        .join(TORRENTS_DIR)
+                        .join(hls_torrent_name(video, f)),
+                    (!private).then(|| format!("{base}/{}", f.fragmented)),
+                )
+                .await?;
+            self.catalog
+                .set_hls_info_hash(video.id, &f.fragmented, &torrent.info_hash_hex())?;
+        }
+        self.files_changed.notify_one();
+        Ok(())
+    }
+
+    /// Hashes `file` into a torrent at `target`, atomically. The name inside is the file's
+    /// own name on disk, so that a BitTorrent client seeds it in place. Web seeds are left
+    /// out for videos whose files need a signed-in viewer, as PeerTube does.
+    async fn write_torrent(
+        &self,
+        file: PathBuf,
+        target: PathBuf,
+        web_seed: Option<String>,
+    ) -> anyhow::Result<peerbox_p2p::Torrent> {
+        let trackers = self.torrent_trackers();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<peerbox_p2p::Torrent> {
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| anyhow::anyhow!("no file name in {}", file.display()))?
+                .to_string();
+            let torrent = peerbox_p2p::create_torrent(&peerbox_p2p::TorrentRequest {
+                path: &file,
+                name: &name,
+                trackers: &trackers,
+                web_seeds: web_seed.as_slice(),
+                creation_date: chrono::Utc::now().timestamp(),
+            })?;
+            crate::upload::write_atomically(&target, &torrent.metainfo)?;
+            Ok(torrent)
+        })
+        .await?
     }
 }
 
-/// Torrents are written after an upload; a crash may have left some unwritten.
+/// The resolution of an HLS file of `video` whose torrent is called `name`.
+fn hls_torrent_resolution(video: &Video, name: &str) -> Option<u32> {
+    video
+        .outputs
+        .as_ref()?
+        .hls
+        .files
+        .iter()
+        .find(|f| hls_torrent_name(video, f) == name)
+        .map(|f| f.resolution)
+}
+
+/// Torrents are written after an upload and after a transcode; a crash may have left some
+/// unwritten.
 pub async fn generate_missing_torrents(state: &SharedState) {
     let videos = match state.catalog.videos() {
         Ok(v) => v,
         Err(e) => return tracing::warn!("cannot list videos: {e}"),
     };
-    for video in videos
-        .iter()
-        .filter(|v| v.source.as_ref().is_some_and(|s| s.info_hash.is_none()))
-    {
-        if let Err(e) = state.write_source_torrent(video).await {
+    for video in &videos {
+        if video.source.as_ref().is_some_and(|s| s.info_hash.is_none())
+            && let Err(e) = state.write_source_torrent(video).await
+        {
             tracing::warn!("torrent of video {} not written: {e:#}", video.uuid);
+        }
+        let hls_missing = video
+            .outputs
+            .as_ref()
+            .is_some_and(|o| o.hls.files.iter().any(|f| f.info_hash.is_none()));
+        if hls_missing && let Err(e) = state.write_hls_torrents(video).await {
+            tracing::warn!("HLS torrents of video {} not written: {e:#}", video.uuid);
         }
     }
 }
@@ -410,11 +560,16 @@ async fn torrent_response(
     if !path.exists() {
         return Ok(ApiError::not_found("Torrent not generated yet").into_response());
     }
+    // PeerTube's download names: "{name}.torrent", "{name}-{resolution}p-hls.torrent".
+    let attachment = match hls_torrent_resolution(&video, &name) {
+        Some(res) => format!("{}-{res}p-hls.torrent", video.attributes.name),
+        None => format!("{}.torrent", video.attributes.name),
+    };
     serve(
         path,
         req,
         "application/x-bittorrent",
-        download.then(|| format!("{}.torrent", video.attributes.name)),
+        download.then_some(attachment),
     )
     .await
 }

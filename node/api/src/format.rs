@@ -1,7 +1,7 @@
 //! JSON shapes of PeerTube's API: videos, accounts, channels, users.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use peerbox_catalog::{Account, Channel, Privacy, User, Video};
+use peerbox_catalog::{Account, Channel, HlsFile, Privacy, User, Video};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -36,6 +36,11 @@ fn truncated(description: &Option<String>) -> Value {
 /// The file name shared by a video's source file, its web path and its torrent.
 pub fn source_stem(video: &Video) -> String {
     format!("{}-0", video.uuid)
+}
+
+/// PeerTube's name for the torrent of an HLS fragmented MP4.
+pub fn hls_torrent_name(video: &Video, file: &HlsFile) -> String {
+    format!("{}-{}-hls.torrent", video.uuid, file.resolution)
 }
 
 impl AppState {
@@ -153,43 +158,61 @@ impl AppState {
         } else {
             self.url(&format!("/static/web-videos/{name}"))
         };
-        let torrent_url = self.url(&format!("/lazy-static/torrents/{stem}.torrent"));
-        let info_hash = source
-            .info_hash
-            .as_deref()
-            .and_then(|h| <[u8; 20]>::try_from(hex::decode(h).ok()?).ok());
-        let trackers = if self.settings.tracker.enabled {
-            self.settings.tracker_urls()
-        } else {
-            Vec::new()
-        };
-        let magnet = info_hash.map(|h| {
-            peerbox_p2p::magnet_uri(
-                &torrent_url,
-                &h,
-                &video.attributes.name,
-                &trackers,
-                std::slice::from_ref(&file_url),
-            )
-        });
-        let ready = info_hash.is_some();
-        json!([{
+        let torrent = self.torrent_fields(
+            video,
+            &format!("{stem}.torrent"),
+            source.info_hash.as_deref(),
+            &file_url,
+        );
+        let mut json = json!({
             "id": video.id,
             "resolution": { "id": 0, "label": "Source" },
             "size": source.size,
             "fps": -1,
             "width": null,
             "height": null,
-            "magnetUri": magnet,
-            "torrentUrl": ready.then_some(torrent_url),
-            "torrentDownloadUrl": ready.then(|| self.url(&format!("/download/torrents/{stem}.torrent"))),
             "fileUrl": file_url,
             "fileDownloadUrl": self.url(&format!("/download/web-videos/{name}")),
             "metadataUrl": null,
             "hasAudio": null,
             "hasVideo": null,
             "storage": 0,
-        }])
+        });
+        merge(&mut json, torrent);
+        json!([json])
+    }
+
+    /// `torrentUrl`, `torrentDownloadUrl` and `magnetUri` of a file, null until its torrent
+    /// is written (PeerTube clients poll for `torrentUrl` after an upload). The magnet names
+    /// the file as a web seed unless only signed-in viewers may fetch it, as PeerTube does.
+    fn torrent_fields(
+        &self,
+        video: &Video,
+        torrent_name: &str,
+        info_hash: Option<&str>,
+        file_url: &str,
+    ) -> Value {
+        let info_hash = info_hash.and_then(|h| <[u8; 20]>::try_from(hex::decode(h).ok()?).ok());
+        let Some(info_hash) = info_hash else {
+            return json!({ "magnetUri": null, "torrentUrl": null, "torrentDownloadUrl": null });
+        };
+        let torrent_url = self.url(&format!("/lazy-static/torrents/{torrent_name}"));
+        let web_seeds = match is_private_media(video) {
+            true => Vec::new(),
+            false => vec![file_url.to_string()],
+        };
+        let magnet = peerbox_p2p::magnet_uri(
+            &torrent_url,
+            &info_hash,
+            &video.attributes.name,
+            &self.torrent_trackers(),
+            &web_seeds,
+        );
+        json!({
+            "magnetUri": magnet,
+            "torrentUrl": torrent_url,
+            "torrentDownloadUrl": self.url(&format!("/download/torrents/{torrent_name}")),
+        })
     }
 
     /// Where a video's HLS files are served: private ones under `private/`, as in PeerTube.
@@ -217,24 +240,25 @@ impl AppState {
             .enumerate()
             .map(|(i, f)| {
                 let label = if f.resolution == 0 { "Audio only".to_string() } else { format!("{}p", f.resolution) };
-                json!({
+                let file_url = format!("{base}/{}", f.fragmented);
+                let torrent = self.torrent_fields(video, &hls_torrent_name(video, f), f.info_hash.as_deref(), &file_url);
+                let mut json = json!({
                     "id": video.id * 100 + i as u64,
                     "resolution": { "id": f.resolution, "label": label },
                     "width": f.width,
                     "height": f.height,
                     "size": f.size,
                     "fps": f.fps,
-                    "magnetUri": null,
-                    "torrentUrl": null,
-                    "torrentDownloadUrl": null,
-                    "fileUrl": format!("{base}/{}", f.fragmented),
+                    "fileUrl": file_url,
                     "fileDownloadUrl": self.url(&format!("/download/streaming-playlists/hls/videos/{}", f.fragmented)),
                     "playlistUrl": format!("{base}/{}", f.playlist),
                     "metadataUrl": null,
                     "hasAudio": true,
                     "hasVideo": f.resolution != 0,
                     "storage": 0,
-                })
+                });
+                merge(&mut json, torrent);
+                json
             })
             .collect();
         json!([{
@@ -319,7 +343,7 @@ impl AppState {
                 "commentsEnabled": a.comments_policy != 2,
                 "downloadEnabled": a.download_enabled,
                 "inputFileUpdatedAt": null,
-                "trackerUrls": if self.settings.tracker.enabled { self.settings.tracker_urls() } else { Vec::new() },
+                "trackerUrls": self.torrent_trackers(),
                 "files": self.source_files(v),
                 "streamingPlaylists": self.streaming_playlists(v),
                 "account": account.map(|a| self.account_json(&a)),
@@ -331,7 +355,7 @@ impl AppState {
 }
 
 /// Files of videos that need a signed-in or password-holding viewer live under `private/`.
-fn is_private_media(video: &Video) -> bool {
+pub(crate) fn is_private_media(video: &Video) -> bool {
     !matches!(
         video.attributes.privacy,
         Privacy::Public | Privacy::Unlisted

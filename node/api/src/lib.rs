@@ -8,6 +8,7 @@ mod auth;
 mod error;
 mod files;
 mod format;
+mod ota;
 mod privacy;
 mod routes;
 mod settings;
@@ -22,6 +23,8 @@ use axum::Router;
 use peerbox_catalog::Catalog;
 
 pub use error::{ApiError, ApiResult};
+pub use files::SeedableFile;
+pub use ota::OtaSettings;
 pub use settings::ApiSettings;
 pub use upload::recover_uploads;
 
@@ -39,6 +42,9 @@ pub struct AppState {
     pub jobs_paused: Arc<std::sync::atomic::AtomicBool>,
     /// Rung when a job is queued, so that idle workers start at once.
     pub jobs_queued: Arc<tokio::sync::Notify>,
+    /// Rung when which files may be seeded may have changed (torrents written, a video
+    /// deleted or its privacy changed), so that the BitTorrent seeder follows at once.
+    pub files_changed: Arc<tokio::sync::Notify>,
 }
 
 /// Who viewed which video lately, so that a reload does not count twice.
@@ -92,6 +98,8 @@ impl AppState {
                 setup::SetupGate::waiting(code)
             }
         };
+        ota::prepare_requests_dir(&settings.ota, &data_dir)
+            .map_err(|e| anyhow::anyhow!("preparing the update requests folder: {e}"))?;
         Ok(Arc::new(AppState {
             catalog,
             settings,
@@ -101,6 +109,7 @@ impl AppState {
             views: Default::default(),
             jobs_paused: Default::default(),
             jobs_queued: Default::default(),
+            files_changed: Default::default(),
         }))
     }
 

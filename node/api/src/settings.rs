@@ -20,6 +20,7 @@ pub struct ApiSettings {
     pub users: UserDefaults,
     pub setup: SetupSettings,
     pub tracker: TrackerSwitches,
+    pub ota: crate::ota::OtaSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,6 +29,9 @@ pub struct TrackerSwitches {
     pub enabled: bool,
     /// Serve only the swarms of this node's videos, as PeerTube does. Off only for load tests.
     pub private: bool,
+    /// STUN (or TURN) server URLs the web player gives WebRTC. None by default, as viewers on
+    /// one network need none and a public server would learn who watches.
+    pub stun_servers: Vec<String>,
 }
 
 impl Default for TrackerSwitches {
@@ -35,6 +39,7 @@ impl Default for TrackerSwitches {
         TrackerSwitches {
             enabled: true,
             private: true,
+            stun_servers: Vec::new(),
         }
     }
 }
@@ -86,6 +91,7 @@ impl Default for ApiSettings {
             users: UserDefaults::default(),
             setup: SetupSettings::default(),
             tracker: TrackerSwitches::default(),
+            ota: Default::default(),
         }
     }
 }
@@ -157,7 +163,9 @@ impl ApiSettings {
         ]
     }
 
-    /// Hosts that may ask for the local OAuth client.
+    /// Hosts that may ask for the local OAuth client: the public host, the LAN aliases, and
+    /// any address of this machine's own interfaces (a box is often opened by its LAN IP,
+    /// which DHCP may change, so it cannot be configured in advance).
     pub fn accepts_host(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
         host == self.public_host().to_ascii_lowercase()
@@ -165,7 +173,26 @@ impl ApiSettings {
                 .lan_aliases
                 .iter()
                 .any(|a| a.to_ascii_lowercase() == host)
+            || ip_of_host(&host).is_some_and(is_own_address)
     }
+}
+
+/// The IP address of a Host header value that is an address literal, with or without port.
+fn ip_of_host(host: &str) -> Option<std::net::IpAddr> {
+    if let Ok(addr) = host.parse::<std::net::SocketAddr>() {
+        return Some(addr.ip());
+    }
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+fn is_own_address(ip: std::net::IpAddr) -> bool {
+    !ip.is_unspecified()
+        && if_addrs::get_if_addrs()
+            .map(|ifaces| ifaces.iter().any(|i| i.ip() == ip))
+            .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -185,5 +212,28 @@ mod tests {
         assert!(s.accepts_host("192.168.1.20:9000"));
         assert!(!s.accepts_host("evil.example"));
         assert!(!s.accepts_host("192.168.1.20"));
+        assert!(
+            !s.accepts_host("192.0.2.1:9000"),
+            "not an address of this machine"
+        );
+        assert!(!s.accepts_host("0.0.0.0"));
+    }
+
+    #[test]
+    fn own_addresses_are_accepted() {
+        let s = ApiSettings {
+            public_url: "http://peerbox.local".into(),
+            ..Default::default()
+        };
+        assert!(s.accepts_host("127.0.0.1"));
+        assert!(s.accepts_host("127.0.0.1:8080"));
+        let own: Vec<_> = if_addrs::get_if_addrs().unwrap();
+        for iface in own {
+            let host = match iface.ip() {
+                std::net::IpAddr::V4(ip) => ip.to_string(),
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            };
+            assert!(s.accepts_host(&host), "{host} of {}", iface.name);
+        }
     }
 }

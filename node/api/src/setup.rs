@@ -151,6 +151,12 @@ pub async fn claim(
         .claim_instance("admin", &req.admin_password, name)?;
     gate.claimed.store(true, Ordering::SeqCst);
     tracing::info!("instance claimed as {name:?}");
+    // A used code is no secret worth keeping; the appliance's first-boot script also
+    // removes the copy on the card when it finds this file gone.
+    let code_file = &state.settings.setup.claim_code_file;
+    if let Err(e) = std::fs::remove_file(code_file) {
+        tracing::warn!("claim code file {code_file} not removed: {e}");
+    }
     Ok(Json(json!({ "claimed": true, "adminUsername": "admin" })))
 }
 

@@ -319,6 +319,8 @@ pub async fn legacy(
         Some(left) => left.min(state.settings.uploads.max_file_size),
         None => state.settings.uploads.max_file_size,
     };
+    // The size is known only once the body is in; refuse early when even the margin is gone.
+    state.check_disk_space(0)?;
     let mut pairs = Vec::new();
     let mut video_file: Option<(TempFile, String, String)> = None;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
@@ -378,6 +380,8 @@ pub async fn legacy(
         ));
     }
     state.check_size(&user, size)?;
+    // The file is on disk now: what is left must still hold the margin.
+    state.check_disk_space(0)?;
     let video = state
         .publish_upload(temp.keep(), Uuid::new_v4(), attrs, filename, mime, None)
         .await?;

@@ -16,6 +16,8 @@ pub enum CatalogError {
     Decode(#[from] serde_json::Error),
     #[error("password hashing failed: {0}")]
     Hash(String),
+    #[error("key generation failed: {0}")]
+    Keys(String),
 }
 
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;

@@ -13,6 +13,7 @@ mod store;
 pub mod web_profiles;
 
 mod jobs;
+mod keys;
 mod tokens;
 mod uploads;
 mod users;
@@ -20,6 +21,7 @@ mod videos;
 
 pub use error::{CatalogError, Result};
 pub use ids::{VideoRef, short_uuid, uuid_from_short};
+pub use keys::{ActorKey, INSTANCE_ACTOR_NAME, KeySource};
 pub use model::*;
 pub use store::{Catalog, SCHEMA_VERSION};
 pub use tokens::{IssuedTokens, TokenRefusal};

@@ -8,7 +8,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use crate::error::{CatalogError, Result};
 
 /// Bump when a row's meaning changes, and add the step to `migrate`.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 pub(crate) const SETTINGS: TableDefinition<&str, &str> = TableDefinition::new("settings");
@@ -30,13 +30,17 @@ pub(crate) const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs"
 
 pub struct Catalog {
     pub(crate) db: Database,
+    pub(crate) key_source: std::sync::OnceLock<std::sync::Arc<dyn crate::keys::KeySource>>,
 }
 
 impl Catalog {
     /// Opens (or creates) the catalog and brings its schema to this program's version.
     pub fn open(path: &Path) -> Result<Catalog> {
         let db = Database::create(path)?;
-        let catalog = Catalog { db };
+        let catalog = Catalog {
+            db,
+            key_source: Default::default(),
+        };
         catalog.migrate()?;
         Ok(catalog)
     }
@@ -71,6 +75,15 @@ impl Catalog {
                     "oauth_client_secret",
                     crate::tokens::random_secret().as_str(),
                 )?;
+            }
+            if found < 2 {
+                // Version 2: actor keys, and the instance actor's name (PeerTube's server
+                // actor `peertube`) kept from accounts and channels unless one has it already.
+                txn.open_table(crate::keys::ACTOR_KEYS)?;
+                let mut names = txn.open_table(ACTOR_NAMES)?;
+                if names.get(crate::keys::INSTANCE_ACTOR_NAME)?.is_none() {
+                    names.insert(crate::keys::INSTANCE_ACTOR_NAME, u64::MAX)?;
+                }
             }
             meta.insert("schema_version", SCHEMA_VERSION)?;
         }

@@ -12,6 +12,7 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use crate::error::{CatalogError, Result};
 use crate::model::*;
 use crate::store::*;
+use crate::web_profiles::Actor;
 
 fn hash_password(password: &str) -> Result<String> {
     let salt = SaltString::generate(&mut OsRng);
@@ -68,6 +69,7 @@ impl Catalog {
     /// Creates a user with its account and its default channel `{username}_channel`.
     pub fn create_user(&self, new: NewUser) -> Result<User> {
         let password_hash = hash_password(&new.password)?;
+        let (account_key, channel_key) = (self.new_key()?, self.new_key()?);
         let txn = self.db.begin_write()?;
         let user = {
             let mut by_name = txn.open_table(USERS_BY_NAME)?;
@@ -89,7 +91,13 @@ impl Catalog {
             put_row(&mut txn.open_table(ACCOUNTS)?, account.id, &account)?;
             let channel_name = format!("{}_channel", new.username);
             let channel_display = format!("Main {} channel", new.username);
-            insert_channel(&txn, account.id, &channel_name, &channel_display)?;
+            let channel = insert_channel(&txn, account.id, &channel_name, &channel_display)?;
+            if let Some(key) = &account_key {
+                crate::keys::put_key(&txn, Actor::Account(account.id), key)?;
+            }
+            if let Some(key) = &channel_key {
+                crate::keys::put_key(&txn, Actor::Channel(channel.id), key)?;
+            }
             let user = User {
                 id: user_id,
                 username: new.username,
@@ -246,9 +254,13 @@ impl Catalog {
         description: Option<String>,
         support: Option<String>,
     ) -> Result<Channel> {
+        let key = self.new_key()?;
         let txn = self.db.begin_write()?;
         let channel = {
             let mut channel = insert_channel(&txn, account_id, name, display_name)?;
+            if let Some(key) = &key {
+                crate::keys::put_key(&txn, Actor::Channel(channel.id), key)?;
+            }
             channel.description = description;
             channel.support = support;
             put_row(&mut txn.open_table(CHANNELS)?, channel.id, &channel)?;
@@ -301,6 +313,8 @@ impl Catalog {
             channels.remove(id)?;
             txn.open_table(ACTOR_NAMES)?
                 .remove(channel.name.to_lowercase().as_str())?;
+            txn.open_table(crate::keys::ACTOR_KEYS)?
+                .remove(Actor::Channel(id).packed())?;
             let videos: Vec<Video> = all_rows(&txn.open_table(VIDEOS)?)?;
             let mut removed = Vec::new();
             for v in videos.into_iter().filter(|v| v.attributes.channel_id == id) {
@@ -315,7 +329,7 @@ impl Catalog {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn catalog() -> (tempfile::TempDir, Catalog) {
@@ -324,7 +338,7 @@ mod tests {
         (dir, c)
     }
 
-    fn new_user(name: &str) -> NewUser {
+    pub(crate) fn new_user(name: &str) -> NewUser {
         NewUser {
             username: name.into(),
             email: format!("{name}@example.org"),

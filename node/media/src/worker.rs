@@ -50,6 +50,8 @@ pub struct WorkerOptions {
     pub paused: Option<Arc<AtomicBool>>,
     /// Encoder ranking; discovered (with test encodes) at start when None.
     pub encoders: Option<Discovery>,
+    /// Told of each video once it is published, for what follows publication (torrents).
+    pub published: Option<tokio::sync::mpsc::UnboundedSender<Video>>,
 }
 
 impl WorkerOptions {
@@ -65,6 +67,7 @@ impl WorkerOptions {
             wake: None,
             paused: None,
             encoders: None,
+            published: None,
         }
     }
 }
@@ -362,13 +365,21 @@ fn publish(
         preview,
         duration: t.duration.round() as u64,
     };
-    if let Err(e) = catalog.complete_transcoding(job.id, outputs) {
-        // Nothing points at the files: take them back so that a retry starts clean.
-        remove_all(&moved);
-        let _ = fsutil::remove_tree(&target);
-        return Err(e.into());
+    match catalog.complete_transcoding(job.id, outputs) {
+        Ok(video) => {
+            if let Some(published) = &options.published {
+                // The receiver gone means the node is stopping; the start-up sweep catches up.
+                let _ = published.send(video);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            // Nothing points at the files: take them back so that a retry starts clean.
+            remove_all(&moved);
+            let _ = fsutil::remove_tree(&target);
+            Err(e.into())
+        }
     }
-    Ok(())
 }
 
 fn remove_all(paths: &[PathBuf]) {

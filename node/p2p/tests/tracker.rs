@@ -315,3 +315,46 @@ async fn http_announce_gives_compact_peers_and_refuses_garbage() {
     let body = scrape.bytes().await.expect("body");
     assert!(body.windows(11).any(|w| w == b"completei2e"), "{body:?}");
 }
+
+#[tokio::test]
+async fn a_peer_id_belongs_to_the_connection_that_announced_it() {
+    let (addr, tracker) = start(TrackerSettings::default()).await;
+    let (mut owner, mut other) = (connect(addr).await, connect(addr).await);
+    send(&mut owner, announce(&peer_id(7), 0)).await;
+    assert!(recv(&mut owner).await.get("failure reason").is_none());
+
+    // Another connection can neither take the id over (and with it the answers meant for
+    // its owner) nor stop it.
+    send(&mut other, announce(&peer_id(7), 0)).await;
+    assert_eq!(recv(&mut other).await["failure reason"], "peer_id in use");
+    let mut stop = announce(&peer_id(7), 0);
+    stop["event"] = json!("stopped");
+    send(&mut other, stop).await;
+    assert_eq!(recv(&mut other).await["failure reason"], "peer_id in use");
+    assert_eq!(tracker.stats().peers, 1);
+    send(&mut other, announce(&peer_id(8), 1)).await;
+    recv(&mut other).await;
+    assert_eq!(
+        recv(&mut owner).await["peer_id"],
+        peer_id(8),
+        "the owner still gets offers"
+    );
+
+    // Nor can it answer in the owner's name: the offerer gets nothing.
+    let mut offerer = connect(addr).await;
+    send(&mut offerer, announce(&peer_id(9), 0)).await;
+    recv(&mut offerer).await;
+    send(
+        &mut other,
+        json!({ "action": "announce", "info_hash": binary(&KNOWN), "peer_id": peer_id(7), "to_peer_id": peer_id(9),
+                "offer_id": binary(&[5; 20]), "answer": { "type": "answer", "sdp": "forged" } }),
+    )
+    .await;
+    assert!(silent(&mut offerer).await, "a forged answer is not relayed");
+
+    // Once the owner's connection is gone, the id is free again (a client reconnecting).
+    owner.close(None).await.expect("close");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    send(&mut other, announce(&peer_id(7), 0)).await;
+    assert!(recv(&mut other).await.get("failure reason").is_none());
+}

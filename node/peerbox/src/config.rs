@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use toml::Value;
 
 use crate::appliance::MdnsSettings;
+use crate::seeding::SeedingSettings;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -20,6 +21,7 @@ pub struct Config {
     /// The board config (a name from board-configs/ or a path); empty: detected.
     pub board: String,
     pub mdns: MdnsSettings,
+    pub seeding: SeedingSettings,
     #[serde(flatten)]
     pub api: ApiSettings,
 }
@@ -31,6 +33,7 @@ impl Default for Config {
             data_dir: PathBuf::from("peerbox-data"),
             board: String::new(),
             mdns: MdnsSettings::default(),
+            seeding: SeedingSettings::default(),
             api: ApiSettings::default(),
         }
     }
@@ -180,9 +183,12 @@ mod tests {
                 ("PEERBOX_LAN_ALIASES", "peerbox.local, 192.168.1.2:9000"),
                 ("PEERBOX_PUBLIC_URL", "https://v.example.org"),
                 ("PEERBOX_ADMIN_PASSWORD", "not a key"),
+                ("PEERBOX_SEEDING_LISTEN_PORT", "51413"),
             ]),
         )
         .unwrap();
+        assert_eq!(c.seeding.listen_port, 51413);
+        assert!(c.seeding.enabled);
         assert_eq!(c.listen, "0.0.0.0:80");
         assert_eq!(c.api.uploads.session_lifetime, 20);
         assert_eq!(c.api.lan_aliases, vec!["peerbox.local", "192.168.1.2:9000"]);
@@ -191,6 +197,14 @@ mod tests {
         let err = format!("{:#}", Config::load(Some(&file), env(&[])).unwrap_err());
         assert!(err.contains("uploads.sesion_lifetime"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn ota_config_path_is_a_key() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.api.ota.config, Path::new("/etc/peerbox/ota.toml"));
+        let c = Config::load(None, env(&[("PEERBOX_OTA_CONFIG", "/tmp/sim/ota.toml")])).unwrap();
+        assert_eq!(c.api.ota.config, Path::new("/tmp/sim/ota.toml"));
     }
 
     #[test]

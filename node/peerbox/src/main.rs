@@ -2,6 +2,7 @@
 
 mod appliance;
 mod config;
+mod seeding;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -137,7 +138,7 @@ fn open_catalog(data_dir: &Path) -> Result<Catalog> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
     let path = data_dir.join("catalog.redb");
-    Catalog::open(&path).map_err(|e| match e {
+    let catalog = Catalog::open(&path).map_err(|e| match e {
         peerbox_catalog::CatalogError::Storage(msg)
             if msg.contains("already open") || msg.contains("lock") =>
         {
@@ -147,7 +148,10 @@ fn open_catalog(data_dir: &Path) -> Result<Catalog> {
             )
         }
         other => anyhow::anyhow!("cannot open {}: {other}", path.display()),
-    })
+    })?;
+    // Accounts and channels get their ActivityPub key pair in the transaction creating them.
+    catalog.set_key_source(std::sync::Arc::new(peerbox_federation::RsaKeys));
+    Ok(catalog)
 }
 
 fn parse_role(role: &str) -> Result<Role> {
@@ -247,11 +251,40 @@ async fn run(config: Config) -> Result<()> {
         .await
         .context("recovering uploads")?;
     tokio::spawn(peerbox_api::run_housekeeping(state.clone()));
+    let federation = peerbox_federation::Federation::start(
+        state.catalog.clone(),
+        peerbox_federation::Settings {
+            public_url: config.api.public_url().to_string(),
+            public_host: config.api.public_host().to_string(),
+            instance_name: config.api.instance_name.clone(),
+            instance_short_description: config.api.instance_short_description.clone(),
+            tracker_enabled: config.api.tracker.enabled,
+            video_quota: config.api.users.video_quota,
+            video_quota_daily: config.api.users.video_quota_daily,
+        },
+        &state.data_dir,
+    )
+    .context("preparing the ActivityPub keys")?;
 
     let shutdown = tokio_util::sync::CancellationToken::new();
     let mut media = peerbox_media::WorkerOptions::new(state.data_dir.clone(), load_board(&config)?);
     media.wake = Some(state.jobs_queued.clone());
     media.paused = Some(state.jobs_paused.clone());
+    let (published, published_rx) = tokio::sync::mpsc::unbounded_channel();
+    media.published = Some(published);
+    tokio::spawn(seeding::write_published_torrents(
+        state.clone(),
+        published_rx,
+    ));
+    let seeder = config.seeding.enabled.then(|| {
+        let (state, settings, stop) = (state.clone(), config.seeding.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            // Without seeding the node still serves every file over HTTP (the web seed).
+            if let Err(e) = seeding::run(state, settings, stop).await {
+                tracing::error!("BitTorrent seeding is off: {e:#}");
+            }
+        })
+    });
     let stop_media = shutdown.clone();
     let workers = tokio::spawn(peerbox_media::run_workers(
         state.catalog.clone(),
@@ -284,15 +317,28 @@ async fn run(config: Config) -> Result<()> {
         tokio::spawn(tracker.clone().run_expiry());
         extra = extra.merge(tracker.router());
     }
-    extra = extra.merge(peerbox_web::router(peerbox_web::WebContext {
-        catalog: state.catalog.clone(),
-        public_url: config.api.public_url().to_string(),
-        data_dir: state.data_dir.clone(),
-        instance_name: config.api.instance_name.clone(),
-        instance_short_description: config.api.instance_short_description.clone(),
-        access_token_lifetime: chrono::Duration::seconds(config.api.oauth.access_token_lifetime),
-        refresh_token_lifetime: chrono::Duration::seconds(config.api.oauth.refresh_token_lifetime),
-    }));
+    // ActivityPub answers share the pages' URLs, so federation wraps the web router.
+    extra = extra.merge(
+        federation.serve(peerbox_web::router(peerbox_web::WebContext {
+            catalog: state.catalog.clone(),
+            public_url: config.api.public_url().to_string(),
+            data_dir: state.data_dir.clone(),
+            instance_name: config.api.instance_name.clone(),
+            instance_short_description: config.api.instance_short_description.clone(),
+            access_token_lifetime: chrono::Duration::seconds(
+                config.api.oauth.access_token_lifetime,
+            ),
+            refresh_token_lifetime: chrono::Duration::seconds(
+                config.api.oauth.refresh_token_lifetime,
+            ),
+            tracker_urls: match config.api.tracker.enabled {
+                true => config.api.tracker_urls(),
+                false => Vec::new(),
+            },
+            stun_servers: config.api.tracker.stun_servers.clone(),
+            ota_config: config.api.ota.config.clone(),
+        })),
+    );
     let app = peerbox_api::router(state, extra).into_make_service_with_connect_info::<SocketAddr>();
     let stop_http = shutdown.clone();
     axum::serve(listener, app)
@@ -303,6 +349,9 @@ async fn run(config: Config) -> Result<()> {
         .await?;
     // Running transcodes stop; their jobs run again at the next start.
     shutdown.cancel();
+    if let Some(seeder) = seeder {
+        let _ = seeder.await;
+    }
     match workers.await {
         Ok(Err(e)) => tracing::error!("media workers failed: {e}"),
         Err(e) => tracing::error!("media workers panicked: {e}"),

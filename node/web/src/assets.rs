@@ -31,6 +31,12 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../player/dist/studio.js"),
     ),
+    // Hand-written, not bundled: it needs nothing from npm.
+    (
+        "updates.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/updates.js"),
+    ),
 ];
 
 pub struct Assets {

@@ -20,6 +20,7 @@ mod oembed;
 mod page;
 mod session;
 mod studio;
+mod updates;
 mod videos;
 mod watch;
 
@@ -48,6 +49,12 @@ pub struct WebContext {
     /// Lifetimes of the tokens a sign-in on the pages issues (PeerTube's `oauth2` ones).
     pub access_token_lifetime: chrono::Duration,
     pub refresh_token_lifetime: chrono::Duration,
+    /// The node's tracker URLs the player announces to (none when the tracker is off).
+    pub tracker_urls: Vec<String>,
+    /// STUN/TURN URLs for WebRTC between viewers; none by default.
+    pub stun_servers: Vec<String>,
+    /// The updater's configuration, read by the updates page (absent: no updates here).
+    pub ota_config: PathBuf,
 }
 
 pub(crate) struct Web {
@@ -159,6 +166,7 @@ pub fn router(ctx: WebContext) -> Router {
             "/admin/settings",
             get(admin::settings_page).post(admin::save_settings),
         )
+        .route("/admin/updates", get(updates::page))
         .fallback(error::fallback)
         .layer(from_fn_with_state(web.clone(), error::render_error_pages))
         .layer(from_fn_with_state(web.clone(), session::middleware))

@@ -87,6 +87,7 @@ pub fn page(web: &Web, session: &Session, meta: Meta, body: Markup) -> Markup {
                             a href={ "/a/" (user.username) } { (user.username) }
                             @if user.role == peerbox_catalog::Role::Administrator {
                                 a href="/admin/settings" { "Settings" }
+                                a href="/admin/updates" { "Updates" }
                             }
                             form.inline method="post" action="/logout" {
                                 input type="hidden" name="csrf" value=(session.csrf());

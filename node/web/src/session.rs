@@ -320,6 +320,9 @@ mod router_tests {
             instance_short_description: "For tests".into(),
             access_token_lifetime: Duration::hours(1),
             refresh_token_lifetime: Duration::days(14),
+            tracker_urls: vec!["ws://video.example/tracker/socket".into()],
+            stun_servers: Vec::new(),
+            ota_config: dir.path().join("ota.toml"),
         });
         (dir, catalog, app)
     }

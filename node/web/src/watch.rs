@@ -187,7 +187,11 @@ fn player(
         "playbackRate": params.playback_rate,
         "resume": resume,
         "segmentsSha256Url": hls.map(|h| format!("{}/{}", crate::videos::hls_base_path(v), h.segments_sha256)),
-        "trackerUrls": [],
+        // PeerTube's swarm id: the master playlist's public URL, whatever address the page
+        // was reached at, so that every viewer joins the swarm the tracker knows.
+        "swarmId": web.url(&src),
+        "trackerUrls": web.ctx.tracker_urls,
+        "iceServers": ice_servers(&web.ctx.stun_servers),
         "captions": [],
     });
     html! {
@@ -195,8 +199,20 @@ fn player(
             video playsinline preload="metadata" poster=[preview_path(v)] {}
             p.player-status role="status" aria-live="polite" {}
             div.player-menus {}
+            @if params.controls {
+                div.player-p2p {}
+            }
         }
     }
+}
+
+/// RTCPeerConnection's `iceServers`: none by default, so that browsers connect to each other
+/// only over addresses they have (a home LAN needs no STUN), and tell nobody else.
+fn ice_servers(urls: &[String]) -> serde_json::Value {
+    urls.iter()
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| json!({ "urls": u.trim() }))
+        .collect()
 }
 
 fn processing_notice(web: &Web, session: &Session, v: &Video) -> Markup {

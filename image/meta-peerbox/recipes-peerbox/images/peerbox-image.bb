@@ -22,5 +22,7 @@ IMAGE_BOOT_FILES_label-PEERBOX = "peerbox-config/autoboot.txt;autoboot.txt peerb
 ROOTFS_POSTPROCESS_COMMAND += "peerbox_rootfs_settings;"
 peerbox_rootfs_settings() {
     echo "peerbox" > ${IMAGE_ROOTFS}${sysconfdir}/hostname
+    install -d ${IMAGE_ROOTFS}/boot/config
     echo "LABEL=peerbox-data  /data  ext4  rw,noatime,nosuid,nodev,x-systemd.growfs,x-systemd.requires=peerbox-grow-data.service  0  2" >> ${IMAGE_ROOTFS}${sysconfdir}/fstab
+    echo "LABEL=PEERBOX  /boot/config  vfat  rw,noatime,nosuid,nodev,noexec,fmask=0133,dmask=0022,flush,nofail  0  2" >> ${IMAGE_ROOTFS}${sysconfdir}/fstab
 }

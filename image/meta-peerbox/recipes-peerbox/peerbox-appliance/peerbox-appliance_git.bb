@@ -1,4 +1,4 @@
-SUMMARY = "Peerbox appliance integration: node service, first boot, claim code"
+SUMMARY = "Peerbox appliance integration: node service, first boot, claim code, updates"
 DESCRIPTION = "The hardened systemd unit of the node, the first-boot units that grow the \
 data partition, make host keys and the claim code, and the network, journal and watchdog \
 settings: the files of image/rootfs, the same as in the Debian images."
@@ -13,7 +13,7 @@ USERADD_PACKAGES = "${PN}"
 GROUPADD_PARAM:${PN} = "--system --gid 900 peerbox"
 USERADD_PARAM:${PN} = "--system --uid 900 --gid 900 --home-dir /data/peerbox --no-create-home --shell /sbin/nologin peerbox"
 
-SYSTEMD_SERVICE:${PN} = "peerbox.service peerbox-firstboot.service"
+SYSTEMD_SERVICE:${PN} = "peerbox.service peerbox-firstboot.service peerbox-ota-boot-check.service peerbox-ota-health.service peerbox-ota-request.path"
 
 do_install() {
     install -d ${D}${systemd_system_unitdir}/ssh.service.d ${D}${nonarch_libdir}/peerbox \
@@ -21,12 +21,15 @@ do_install() {
         ${D}${nonarch_libdir}/systemd/journald.conf.d ${D}${nonarch_libdir}/systemd/system.conf.d \
         ${D}${sysconfdir}/ssh/sshd_config.d ${D}/data
     r=${S}/image/rootfs
-    for unit in peerbox.service peerbox-firstboot.service peerbox-grow-data.service; do
+    for unit in peerbox.service peerbox-firstboot.service peerbox-grow-data.service \
+        peerbox-ota-boot-check.service peerbox-ota-health.service peerbox-ota-request.path \
+        peerbox-ota-request.service; do
         install -m 0644 $r/usr/lib/systemd/system/$unit ${D}${systemd_system_unitdir}/
     done
     install -m 0644 $r/usr/lib/systemd/system/ssh.service.d/peerbox.conf ${D}${systemd_system_unitdir}/ssh.service.d/
     install -m 0644 $r/usr/lib/peerbox/disk.sh ${D}${nonarch_libdir}/peerbox/
-    install -m 0755 $r/usr/lib/peerbox/firstboot $r/usr/lib/peerbox/grow-data ${D}${nonarch_libdir}/peerbox/
+    install -m 0755 $r/usr/lib/peerbox/firstboot $r/usr/lib/peerbox/grow-data $r/usr/lib/peerbox/ota-request \
+        ${D}${nonarch_libdir}/peerbox/
     install -m 0644 $r/usr/lib/systemd/network/20-peerbox-wired.network ${D}${nonarch_libdir}/systemd/network/
     install -m 0644 $r/usr/lib/systemd/resolved.conf.d/peerbox.conf ${D}${nonarch_libdir}/systemd/resolved.conf.d/
     install -m 0644 $r/usr/lib/systemd/journald.conf.d/peerbox.conf ${D}${nonarch_libdir}/systemd/journald.conf.d/
@@ -48,7 +51,6 @@ RDEPENDS:${PN} = "\
     bash \
     e2fsprogs-e2fsck \
     e2fsprogs-resize2fs \
-    mtools \
     openssh-keygen \
     openssh-sshd \
     peerbox \

@@ -13,7 +13,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 use tower_http::cors::CorsLayer;
 
-use crate::{SharedState, auth, setup, upload};
+use crate::{SharedState, auth, ota, setup, upload};
 
 pub fn router() -> Router<SharedState> {
     let api = Router::new()
@@ -79,6 +79,16 @@ pub fn router() -> Router<SharedState> {
         .route("/jobs/pause", post(jobs::pause))
         .route("/jobs/resume", post(jobs::resume))
         .route("/jobs/{state}", get(jobs::list))
+        .route("/admin/ota", get(ota::status))
+        .route("/admin/ota/check", post(ota::check))
+        .route("/admin/ota/reboot", post(ota::reboot))
+        // Bundles are hundreds of MB: streamed to disk, never through a body limit.
+        .route(
+            "/admin/ota/upload",
+            post(ota::upload)
+                .layer(DefaultBodyLimit::disable())
+                .layer(middleware::from_fn(upload::drain_unread_body)),
+        )
         .fallback(|| async { crate::ApiError::not_found("Unknown API route") });
     Router::new().nest(
         "/api/v1",

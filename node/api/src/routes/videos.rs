@@ -188,6 +188,8 @@ pub async fn update(
     state
         .catalog
         .update_video(video.id, |v| v.attributes = attrs)?;
+    // A video made private stops being seeded.
+    state.files_changed.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -118,6 +118,7 @@ pub async fn announce(
         addr: SocketAddr::new(from.ip(), port),
         seeder,
         stopped: event == b"stopped",
+        completed: event == b"completed",
         wanted,
     };
     let result = tracker
@@ -127,6 +128,7 @@ pub async fn announce(
         Ok(r) => r,
         Err(Refusal::SwarmFull) => return failure("swarm is full"),
         Err(Refusal::TooManySwarms) => return failure("too many swarms"),
+        Err(Refusal::PeerIdTaken) => return failure("peer_id in use"),
     };
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
     for p in peers {

@@ -110,7 +110,11 @@ async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     let max = tracker.settings.max_message_bytes;
+    // tungstenite's defaults (128 KiB read buffer per connection) would make 10,000 viewers
+    // cost over a gigabyte; tracker messages are a few KiB.
     ws.max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| ws::serve(tracker, socket, peer.ip()))
 }

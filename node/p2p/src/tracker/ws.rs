@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::Tracker;
 use super::swarm::{InfoHash, PeerId, Refusal, WsAnnounce};
-use super::wire::{Incoming, binary_id, binary_string};
+use super::wire::{self, Incoming, binary_id, binary_string};
 
 /// Messages queued for a slow connection beyond this are dropped, not buffered.
 const QUEUE: usize = 64;
@@ -30,9 +30,14 @@ struct Connection {
 pub async fn serve(tracker: Arc<Tracker>, socket: WebSocket, ip: IpAddr) {
     let (mut sink, mut stream) = socket.split();
     let (queue, mut outgoing) = mpsc::channel::<String>(QUEUE);
+    // Whatever is queued goes out in one flush: one TLS record and one write for a burst.
     let writer = tokio::spawn(async move {
         while let Some(text) = outgoing.recv().await {
-            if sink.send(Message::Text(text.into())).await.is_err() {
+            let mut sent = sink.feed(Message::Text(text.into())).await;
+            while let (Ok(()), Ok(more)) = (&sent, outgoing.try_recv()) {
+                sent = sink.feed(Message::Text(more.into())).await;
+            }
+            if sent.is_err() || sink.flush().await.is_err() {
                 break;
             }
         }
@@ -61,8 +66,12 @@ pub async fn serve(tracker: Arc<Tracker>, socket: WebSocket, ip: IpAddr) {
 }
 
 fn send(queue: &mpsc::Sender<String>, message: Value) {
+    send_text(queue, message.to_string());
+}
+
+fn send_text(queue: &mpsc::Sender<String>, text: String) {
     // A peer that does not read its messages loses them instead of growing our memory.
-    let _ = queue.try_send(message.to_string());
+    let _ = queue.try_send(text);
 }
 
 fn failure(action: &str, info_hash: Option<&InfoHash>, reason: &str) -> Value {
@@ -74,7 +83,7 @@ fn failure(action: &str, info_hash: Option<&InfoHash>, reason: &str) -> Value {
 }
 
 fn handle(tracker: &Tracker, conn: &mut Connection, msg: Incoming) {
-    match msg.action.as_str() {
+    match &*msg.action {
         "announce" => announce(tracker, conn, msg),
         "scrape" => scrape(tracker, conn, msg),
         _ => send(&conn.queue, failure("announce", None, "unknown action")),
@@ -82,14 +91,8 @@ fn handle(tracker: &Tracker, conn: &mut Connection, msg: Incoming) {
 }
 
 fn announce(tracker: &Tracker, conn: &mut Connection, msg: Incoming) {
-    let info_hash = match msg
-        .info_hash
-        .as_ref()
-        .and_then(Value::as_str)
-        .and_then(binary_id)
-    {
-        Some(ih) => ih,
-        None => return send(&conn.queue, failure("announce", None, "invalid info_hash")),
+    let Some(info_hash) = msg.info_hash() else {
+        return send(&conn.queue, failure("announce", None, "invalid info_hash"));
     };
     let Some(peer_id) = msg.peer_id.as_deref().and_then(binary_id) else {
         return send(
@@ -110,11 +113,12 @@ fn announce(tracker: &Tracker, conn: &mut Connection, msg: Incoming) {
         );
     }
 
-    // An answer goes to the peer whose offer it answers; the answerer gets no reply.
+    // An answer goes to the peer whose offer it answers; the answerer gets no reply, nor
+    // does one that poses as another connection's peer.
     if let Some(answer) = msg.answer {
         let (Some(to), Some(offer_id)) = (
             msg.to_peer_id.as_deref().and_then(binary_id),
-            msg.offer_id.as_deref(),
+            msg.offer_id.filter(|id| wire::is_json_string(id)),
         ) else {
             return send(
                 &conn.queue,
@@ -125,15 +129,12 @@ fn announce(tracker: &Tracker, conn: &mut Connection, msg: Incoming) {
                 ),
             );
         };
-        if let Some(queue) = tracker.swarms.peer_queue(&info_hash, &to) {
-            let relayed = json!({
-                "action": "announce",
-                "answer": answer,
-                "offer_id": offer_id,
-                "peer_id": binary_string(&peer_id),
-                "info_hash": binary_string(&info_hash),
-            });
-            send(&queue, relayed);
+        if let Some(queue) = tracker
+            .swarms
+            .answer_queue(&info_hash, &to, &peer_id, conn.id)
+        {
+            let relayed = wire::relayed("answer", answer, offer_id, &peer_id, &info_hash);
+            send_text(&queue, relayed);
         }
         return;
     }
@@ -143,6 +144,7 @@ fn announce(tracker: &Tracker, conn: &mut Connection, msg: Incoming) {
         .offers
         .unwrap_or_default()
         .into_iter()
+        .filter(|o| wire::is_json_string(o.offer_id))
         .take(tracker.settings.max_offers)
         .collect();
     let wanted = offers
@@ -178,33 +180,28 @@ fn announce(tracker: &Tracker, conn: &mut Connection, msg: Incoming) {
                 failure("announce", Some(&info_hash), "too many swarms"),
             );
         }
+        Err(Refusal::PeerIdTaken) => {
+            return send(
+                &conn.queue,
+                failure("announce", Some(&info_hash), "peer_id in use"),
+            );
+        }
     };
     if stopped {
         conn.joined.remove(&(info_hash, peer_id));
     } else {
         conn.joined.insert((info_hash, peer_id));
     }
-    send(
-        &conn.queue,
-        json!({
-            "action": "announce",
-            "interval": settings.announce_interval.as_secs(),
-            "info_hash": binary_string(&info_hash),
-            "complete": joined.complete,
-            "incomplete": joined.incomplete,
-        }),
+    let reply = wire::announce_reply(
+        &info_hash,
+        settings.announce_interval.as_secs(),
+        joined.complete,
+        joined.incomplete,
     );
+    send_text(&conn.queue, reply);
     for (queue, offer) in joined.others.iter().zip(offers) {
-        send(
-            queue,
-            json!({
-                "action": "announce",
-                "offer": offer.offer,
-                "offer_id": offer.offer_id,
-                "peer_id": binary_string(&peer_id),
-                "info_hash": binary_string(&info_hash),
-            }),
-        );
+        let relayed = wire::relayed("offer", offer.offer, offer.offer_id, &peer_id, &info_hash);
+        send_text(queue, relayed);
     }
 }
 

@@ -2,7 +2,7 @@
 // menu, captions, keyboard shortcuts, resume position and PeerTube's embed parameters.
 // The page gives its settings as JSON in the data-config attribute of .player.
 import Hls from 'hls.js';
-import { withP2P } from './p2p.js';
+import { p2pPreferred, setP2PPreferred, withP2P } from './p2p.js';
 
 const RESUME_KEY = 'peerbox:position:';
 // PeerTube counts a view once a viewer has watched a few seconds.
@@ -14,6 +14,17 @@ function formatTime(seconds) {
   const m = Math.floor((s % 3600) / 60);
   const sec = String(s % 60).padStart(2, '0');
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+function formatBytes(bytes) {
+  const units = ['B', 'KB', 'MB', 'GB'];
+  let size = bytes;
+  let unit = 0;
+  while (size >= 1000 && unit < units.length - 1) {
+    size /= 1000;
+    unit += 1;
+  }
+  return unit === 0 ? `${bytes} B` : `${size.toFixed(1)} ${units[unit]}`;
 }
 
 function el(tag, attrs = {}, text) {
@@ -55,6 +66,7 @@ class Player {
     this.video = root.querySelector('video');
     this.status = root.querySelector('.player-status');
     this.hls = null;
+    this.p2p = null;
     this.viewSent = false;
     this.watched = 0;
     this.lastTick = null;
@@ -68,8 +80,9 @@ class Player {
     for (const c of config.captions || []) {
       video.appendChild(el('track', { kind: 'subtitles', src: c.src, srclang: c.language, label: c.label }));
     }
-    this.attachSource();
+    this.attachSource(this.startPosition());
     this.buildMenus();
+    this.buildP2PIndicator();
     this.bindKeys();
     this.bindTimes();
     if (config.autoplay) {
@@ -81,7 +94,7 @@ class Player {
     if (this.status) this.status.textContent = message;
   }
 
-  attachSource() {
+  attachSource(startPosition) {
     const { video, config } = this;
     if (Hls.isSupported()) {
       const headers = {};
@@ -94,16 +107,22 @@ class Player {
           for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v);
         },
         capLevelToPlayerSize: true,
-        startPosition: this.startPosition(),
+        startPosition,
       };
       const p2p = withP2P(Hls, hlsConfig, {
-        enabled: config.p2p !== false,
+        // `p2p=0` in the URL, then the viewer's own switch.
+        enabled: config.p2p !== false && p2pPreferred(),
         videoUuid: config.uuid,
+        swarmId: config.swarmId,
         segmentsSha256Url: config.segmentsSha256Url,
         trackerUrls: config.trackerUrls || [],
+        iceServers: config.iceServers || [],
+        headers,
       });
       const hls = new p2p.Hls(p2p.config);
       this.hls = hls;
+      this.p2p = p2p;
+      p2p.attach(hls, video);
       hls.on(Hls.Events.ERROR, (_, data) => {
         if (!data.fatal) return;
         if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
@@ -126,8 +145,7 @@ class Player {
       // play there only once the node accepts PeerTube's videoFileToken query parameter.
       video.src = config.src;
       video.addEventListener('loadedmetadata', () => {
-        const at = this.startPosition();
-        if (at > 0) video.currentTime = at;
+        if (startPosition > 0) video.currentTime = startPosition;
       }, { once: true });
     } else {
       this.say('Your browser cannot play HLS video.');
@@ -178,6 +196,7 @@ class Player {
 
   fillQualities() {
     if (!this.hls || !this.qualitySelect) return;
+    this.qualitySelect.replaceChildren(this.qualitySelect.querySelector('option[value="-1"]'));
     const levels = this.hls.levels.map((l, i) => ({ i, height: l.height }));
     levels.sort((a, b) => b.height - a.height);
     for (const l of levels) {
@@ -190,6 +209,55 @@ class Player {
     const level = this.hls.levels[this.hls.currentLevel];
     const auto = this.qualitySelect.querySelector('option[value="-1"]');
     if (auto && level) auto.textContent = `Auto (${level.height}p)`;
+  }
+
+  // How much came from other viewers and how much from the node, and the viewer's switch
+  // (PeerTube's P2P setting). The byte counts change every second, so only the peer count is
+  // in a live region.
+  buildP2PIndicator() {
+    const box = this.root.querySelector('.player-p2p');
+    if (!box || !this.hls) return;
+    const byUrl = this.config.p2p === false;
+    if (!byUrl) {
+      const toggle = el('input', { type: 'checkbox', class: 'player-p2p-switch' });
+      toggle.checked = p2pPreferred();
+      toggle.addEventListener('change', () => {
+        setP2PPreferred(toggle.checked);
+        this.reload();
+      });
+      const label = el('label', {}, ' Share with other viewers (peer-to-peer)');
+      label.prepend(toggle);
+      box.append(label);
+    }
+    const peers = el('span', { class: 'player-p2p-peers', role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' });
+    const bytes = el('span', { class: 'player-p2p-bytes' });
+    box.append(peers, bytes);
+    let said = null;
+    const update = () => {
+      const s = this.p2p.stats;
+      const peerText = s.active
+        ? `${s.peers} ${s.peers === 1 ? 'peer' : 'peers'}`
+        : (byUrl ? 'Peer-to-peer is off in this player' : 'Peer-to-peer is off');
+      if (peerText !== said) {
+        peers.textContent = peerText;
+        said = peerText;
+      }
+      bytes.textContent = s.active
+        ? ` · ${formatBytes(s.bytesFromPeers)} from peers · ${formatBytes(s.bytesFromServer)} from the server`
+        : ` · ${formatBytes(s.bytesFromServer)} from the server`;
+    };
+    update();
+    setInterval(update, 1000);
+  }
+
+  // A new hls.js (and P2P engine, or none) at the same place, e.g. after the P2P switch.
+  reload() {
+    const { video } = this;
+    const at = video.currentTime;
+    const playing = !video.paused;
+    this.hls.destroy();
+    this.attachSource(at > 0 ? at : -1);
+    if (playing) video.play().catch(() => this.say('Press play to continue.'));
   }
 
   // Captions come from the HLS master (hls.js subtitle tracks) or from <track> elements.
