@@ -470,21 +470,43 @@ fn flash(b: &Built, dir: &Path) -> (PathBuf, u64) {
 /// Starts QEMU on a card; the node's port 80 answers at `vm.base`. `no_reboot`: QEMU exits
 /// when the guest reboots, instead of booting again.
 fn start_vm(b: &Built, disk: &Path, dir: &Path, no_reboot: bool) -> Vm {
+    start_vm_with(b, disk, &dir.join("serial.log"), no_reboot, None)
+}
+
+/// As `start_vm`, with the serial console logged to `serial` and, when given, a raw disk
+/// image plugged in as a USB stick.
+fn start_vm_with(
+    b: &Built,
+    disk: &Path,
+    serial: &Path,
+    no_reboot: bool,
+    usb_stick: Option<&Path>,
+) -> Vm {
     let port = free_port();
-    let serial = dir.join("serial.log");
+    let serial = serial.to_path_buf();
     let bios = b.bios.clone().expect("u-boot.bin beside the image");
-    let child = qemu::command(
+    let mut command = qemu::command(
         &bios,
         disk,
         port,
         &qemu::Serial::File(serial.clone()),
         no_reboot,
-    )
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("start qemu-system-aarch64");
+    );
+    if let Some(stick) = usb_stick {
+        command
+            .args(["-device", "qemu-xhci", "-drive"])
+            .arg(format!(
+                "if=none,id=stick,format=raw,readonly=on,file={}",
+                stick.display()
+            ))
+            .args(["-device", "usb-storage,drive=stick"]);
+    }
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start qemu-system-aarch64");
     Vm {
         child,
         serial,

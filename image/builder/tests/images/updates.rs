@@ -2,8 +2,8 @@
 //! an HTTPS feed (served here with a test CA made by rcgen, trusted through the card's
 //! `ota-feed.toml`), reboots into it and commits it once the node stayed healthy; N+2, whose
 //! node never starts, is rolled back to N+1 by the boot loader; a tampered bundle is refused
-//! before a byte is written. The admin drives it all through the node's API, as the admin
-//! page does.
+//! before a byte is written; a newer bundle on a USB stick is installed at power on. The
+//! admin drives it all through the node's API, as the admin page does.
 
 use std::sync::Arc;
 
@@ -56,12 +56,12 @@ fn build_release(version: &str, overlay: Option<&Path>) -> Built {
     b
 }
 
-/// Signs an image build as an update bundle, as `just ota-bundle` does.
-fn sign(b: &Built, dest: &Path) -> u64 {
+/// Signs an image build as an update bundle of `version`, as `just ota-bundle` does.
+fn sign(b: &Built, version: &str, dest: &Path) -> u64 {
     let key = SecretKey::load(&keys().secret).expect("signing key");
     peerbox_ota::bundle::create(
         &BundleSpec {
-            version: b.version.clone(),
+            version: version.to_string(),
             board: b.board.clone(),
             compatible_from: None,
             min_version: None,
@@ -341,8 +341,8 @@ fn qemu_virt_installs_an_update_commits_it_rolls_back_a_bad_one_and_refuses_tamp
     let broken = build_release("1.0.2", Some(broken_overlay.path()));
 
     let feed_dir = tempfile::tempdir().expect("tempdir");
-    let good_size = sign(&good, &feed_dir.path().join("good.pbx"));
-    let broken_size = sign(&broken, &feed_dir.path().join("broken.pbx"));
+    let good_size = sign(&good, "1.0.1", &feed_dir.path().join("good.pbx"));
+    let broken_size = sign(&broken, "1.0.2", &feed_dir.path().join("broken.pbx"));
     // Tampered: one byte of the signed manifest changed.
     let mut tampered = std::fs::read(feed_dir.path().join("good.pbx")).expect("bundle");
     let at = tampered
@@ -459,4 +459,61 @@ fn qemu_virt_installs_an_update_commits_it_rolls_back_a_bad_one_and_refuses_tamp
         "slot A was written"
     );
     assert_eq!(status["currentVersion"], "1.0.1", "{status:#}");
+
+    // A USB stick: the box is switched off, a stick holding a newer bundle is plugged in, and
+    // the box installs it at power on (and waits for the admin's restart, as from the feed).
+    drop(vm);
+    let stick = dir.path().join("stick.img");
+    let stick_bundle = dir.path().join("peerbox-qemu-virt-1.0.3.pbx");
+    let size = sign(&good, "1.0.3", &stick_bundle);
+    make_fat_stick(&stick, &stick_bundle, size);
+    std::fs::remove_file(&stick_bundle).expect("bundle copy");
+    let mut vm = start_vm_with(
+        &first,
+        &disk,
+        &dir.path().join("serial-usb.log"),
+        false,
+        Some(&stick),
+    );
+    vm.wait_healthy(Duration::from_secs(420));
+    let status = vm.wait_ota(
+        &token,
+        "1.0.3 installed from a USB stick",
+        Duration::from_secs(900),
+        |s| s["pending"]["version"] == "1.0.3" && s["pending"]["state"] == "reboot-required",
+    );
+    assert_eq!(status["currentVersion"], "1.0.1", "{status:#}");
+    let serial = std::fs::read_to_string(&vm.serial).unwrap_or_default();
+    assert!(
+        serial.contains("installing peerbox-qemu-virt-1.0.3.pbx from the USB stick"),
+        "{}",
+        vm.serial_tail()
+    );
+}
+
+/// A FAT USB stick image holding `bundle`, as a user copies it with any computer.
+fn make_fat_stick(stick: &Path, bundle: &Path, size: u64) {
+    let kib = size / 1024 + 64 * 1024;
+    let ok = Command::new("mkfs.vfat")
+        .args(["-F", "32", "-n", "UPDATE", "-C"])
+        .arg(stick)
+        .arg(kib.to_string())
+        .stdout(Stdio::null())
+        .status()
+        .expect("mkfs.vfat");
+    assert!(ok.success(), "mkfs.vfat");
+    let name = bundle
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let ok = Command::new("mcopy")
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .arg("-i")
+        .arg(stick)
+        .arg(bundle)
+        .arg(format!("::{name}"))
+        .status()
+        .expect("mcopy");
+    assert!(ok.success(), "mcopy onto the stick");
 }

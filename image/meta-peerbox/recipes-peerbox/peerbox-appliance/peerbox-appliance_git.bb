@@ -23,13 +23,15 @@ do_install() {
     r=${S}/image/rootfs
     for unit in peerbox.service peerbox-firstboot.service peerbox-grow-data.service \
         peerbox-ota-boot-check.service peerbox-ota-health.service peerbox-ota-request.path \
-        peerbox-ota-request.service; do
+        peerbox-ota-request.service peerbox-ota-usb@.service; do
         install -m 0644 $r/usr/lib/systemd/system/$unit ${D}${systemd_system_unitdir}/
     done
     install -m 0644 $r/usr/lib/systemd/system/ssh.service.d/peerbox.conf ${D}${systemd_system_unitdir}/ssh.service.d/
     install -m 0644 $r/usr/lib/peerbox/disk.sh ${D}${nonarch_libdir}/peerbox/
     install -m 0755 $r/usr/lib/peerbox/firstboot $r/usr/lib/peerbox/grow-data $r/usr/lib/peerbox/ota-request \
-        ${D}${nonarch_libdir}/peerbox/
+        $r/usr/lib/peerbox/ota-usb ${D}${nonarch_libdir}/peerbox/
+    install -d ${D}${nonarch_base_libdir}/udev/rules.d
+    install -m 0644 $r/usr/lib/udev/rules.d/90-peerbox-ota-usb.rules ${D}${nonarch_base_libdir}/udev/rules.d/
     install -m 0644 $r/usr/lib/systemd/network/20-peerbox-wired.network ${D}${nonarch_libdir}/systemd/network/
     install -m 0644 $r/usr/lib/systemd/resolved.conf.d/peerbox.conf ${D}${nonarch_libdir}/systemd/resolved.conf.d/
     install -m 0644 $r/usr/lib/systemd/journald.conf.d/peerbox.conf ${D}${nonarch_libdir}/systemd/journald.conf.d/
@@ -39,6 +41,7 @@ do_install() {
 
 FILES:${PN} += "\
     /data \
+    ${nonarch_base_libdir}/udev/rules.d \
     ${nonarch_libdir}/peerbox \
     ${nonarch_libdir}/systemd/journald.conf.d \
     ${nonarch_libdir}/systemd/network \
