@@ -33,6 +33,7 @@ macro_rules! storage_errors {
     )*};
 }
 storage_errors!(
+    std::io::Error,
     redb::Error,
     redb::DatabaseError,
     redb::TransactionError,

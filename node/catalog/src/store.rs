@@ -1,6 +1,6 @@
 //! The redb file, its tables, schema version and migrations.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
 use serde::{Serialize, de::DeserializeOwned};
@@ -35,7 +35,35 @@ pub struct Catalog {
 
 impl Catalog {
     /// Opens (or creates) the catalog and brings its schema to this program's version.
+    ///
+    /// Migrations are made reversible for over-the-air updates: before migrating, the file is
+    /// copied aside as `<file>.schema-<old version>`. When an update is rolled back, the
+    /// previous program finds a catalog newer than it knows and takes back its own copy
+    /// (the newer catalog is kept aside too), losing only what changed during the trial.
     pub fn open(path: &Path) -> Result<Catalog> {
+        let found = {
+            let db = Database::create(path)?;
+            stored_version(&db)?
+        };
+        if found > SCHEMA_VERSION {
+            let ours = schema_copy(path, SCHEMA_VERSION);
+            if !ours.exists() {
+                return Err(CatalogError::SchemaTooNew {
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            tracing::warn!(
+                "the catalog has schema {found} from a newer version that was rolled back; \
+                 going back to the copy made before it migrated (changes since are in {})",
+                schema_copy(path, found).display()
+            );
+            std::fs::rename(path, schema_copy(path, found))?;
+            std::fs::rename(&ours, path)?;
+            sync_parent(path)?;
+        } else if found > 0 && found < SCHEMA_VERSION {
+            copy_durably(path, &schema_copy(path, found))?;
+        }
         let db = Database::create(path)?;
         let catalog = Catalog {
             db,
@@ -92,9 +120,7 @@ impl Catalog {
     }
 
     pub fn schema_version(&self) -> Result<u64> {
-        let txn = self.db.begin_read()?;
-        let meta = txn.open_table(META)?;
-        Ok(meta.get("schema_version")?.map(|v| v.value()).unwrap_or(0))
+        stored_version(&self.db)
     }
 
     /// The OAuth client that PeerTube clients fetch from `/api/v1/oauth-clients/local`.
@@ -179,5 +205,117 @@ impl Catalog {
         txn.open_table(SETTINGS)?.insert(key, value)?;
         txn.commit()?;
         Ok(())
+    }
+}
+
+fn stored_version(db: &Database) -> Result<u64> {
+    let txn = db.begin_read()?;
+    match txn.open_table(META) {
+        Ok(meta) => Ok(meta.get("schema_version")?.map(|v| v.value()).unwrap_or(0)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Where the catalog at schema `version` is kept aside.
+fn schema_copy(path: &Path, version: u64) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(format!(".schema-{version}"));
+    PathBuf::from(name)
+}
+
+/// Copies `from` to `to` whole or not at all: a temporary file, synced, renamed.
+fn copy_durably(from: &Path, to: &Path) -> Result<()> {
+    let mut tmp = to.as_os_str().to_os_string();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::copy(from, &tmp)?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, to)?;
+    sync_parent(to)
+}
+
+fn sync_parent(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a program of another schema version leaves in the file's meta table.
+    fn stamp_version(path: &Path, version: u64) {
+        let db = Database::create(path).expect("db");
+        let txn = db.begin_write().expect("txn");
+        txn.open_table(META)
+            .expect("meta")
+            .insert("schema_version", version)
+            .expect("insert");
+        txn.commit().expect("commit");
+    }
+
+    #[test]
+    fn a_migration_keeps_the_previous_catalog_aside() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("catalog.redb");
+        Catalog::open(&path)
+            .expect("create")
+            .set_setting("instance_name", "Hill School")
+            .expect("setting");
+        stamp_version(&path, SCHEMA_VERSION - 1);
+
+        let c = Catalog::open(&path).expect("migrate");
+        assert_eq!(c.schema_version().expect("version"), SCHEMA_VERSION);
+        assert_eq!(
+            c.setting("instance_name").expect("setting").as_deref(),
+            Some("Hill School")
+        );
+        drop(c);
+        let aside = schema_copy(&path, SCHEMA_VERSION - 1);
+        let old = Database::create(&aside).expect("copy opens");
+        assert_eq!(stored_version(&old).expect("version"), SCHEMA_VERSION - 1);
+    }
+
+    #[test]
+    fn after_a_rolled_back_update_the_catalog_of_this_version_comes_back() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("catalog.redb");
+        Catalog::open(&path)
+            .expect("create")
+            .set_setting("instance_name", "Before the update")
+            .expect("setting");
+        // The update's trial: the newer program keeps our catalog aside, migrates, writes.
+        copy_durably(&path, &schema_copy(&path, SCHEMA_VERSION)).expect("copy");
+        Catalog::open(&path)
+            .expect("open")
+            .set_setting("instance_name", "During the trial")
+            .expect("setting");
+        stamp_version(&path, SCHEMA_VERSION + 1);
+
+        // Rolled back: this program opens the catalog again.
+        let c = Catalog::open(&path).expect("rolled back");
+        assert_eq!(c.schema_version().expect("version"), SCHEMA_VERSION);
+        assert_eq!(
+            c.setting("instance_name").expect("setting").as_deref(),
+            Some("Before the update")
+        );
+        assert!(!schema_copy(&path, SCHEMA_VERSION).exists());
+        let trial = Database::create(schema_copy(&path, SCHEMA_VERSION + 1)).expect("kept");
+        assert_eq!(stored_version(&trial).expect("version"), SCHEMA_VERSION + 1);
+    }
+
+    #[test]
+    fn a_newer_catalog_without_a_copy_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("catalog.redb");
+        drop(Catalog::open(&path).expect("create"));
+        stamp_version(&path, SCHEMA_VERSION + 1);
+        assert!(matches!(
+            Catalog::open(&path),
+            Err(CatalogError::SchemaTooNew { .. })
+        ));
     }
 }
