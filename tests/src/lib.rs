@@ -828,6 +828,21 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Every page where `mallory`'s video (by `uuid` and `short` id) and her names appear: the
+/// pages an injection test must check.
+pub fn pages_showing_mallorys_video(uuid: &str, short: &str) -> Vec<String> {
+    vec![
+        "/".to_string(),
+        "/search?search=script".to_string(),
+        format!("/w/{short}"),
+        format!("/videos/embed/{uuid}"),
+        "/c/mallory_channel".to_string(),
+        "/a/mallory".to_string(),
+        "/my-library/videos".to_string(),
+        format!("/videos/manage/{uuid}"),
+    ]
+}
+
 /// A 2 s H.264/AAC test clip, 320x240, made by ffmpeg.
 pub fn make_clip(dir: &Path, name: &str) -> PathBuf {
     make_clip_sized(dir, name, 2, "320x240")

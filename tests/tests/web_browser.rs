@@ -334,16 +334,7 @@ fn script_payloads_stay_inert_in_the_browser() {
         v["uuid"].as_str().expect("uuid"),
         v["shortUUID"].as_str().expect("shortUUID"),
     );
-    let paths = [
-        "/".to_string(),
-        "/search?search=script".to_string(),
-        format!("/w/{short}"),
-        format!("/videos/embed/{uuid}"),
-        "/c/mallory_channel".to_string(),
-        "/a/mallory".to_string(),
-        "/my-library/videos".to_string(),
-        format!("/videos/manage/{uuid}"),
-    ];
+    let paths = peerbox_e2e::pages_showing_mallorys_video(uuid, short);
     let mut args = vec![node.base_url(), "mallory".into(), mallory.password.clone()];
     args.extend(paths.iter().cloned());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();

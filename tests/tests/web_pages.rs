@@ -311,16 +311,7 @@ fn payloads_are_text_in_pages_oembed_and_feeds() {
         "onerror=alert(\"img\")>",
     ];
     let mut checks = Checks::default();
-    for path in [
-        "/".to_string(),
-        "/search?search=script".to_string(),
-        format!("/w/{short}"),
-        format!("/videos/embed/{uuid}"),
-        "/c/mallory_channel".to_string(),
-        "/a/mallory".to_string(),
-        "/my-library/videos".to_string(),
-        format!("/videos/manage/{uuid}"),
-    ] {
+    for path in peerbox_e2e::pages_showing_mallorys_video(uuid, short) {
         let text = page_text(&node, &path, Some(&cookie));
         for bad in raw_markup {
             if text.contains(bad) {
