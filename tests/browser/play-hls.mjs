@@ -1,5 +1,7 @@
 // Plays an HLS master playlist with hls.js in headless Chromium and reports, as one JSON
-// line, how far playback got and every error hls.js or the media element raised.
+// line, how far playback got, every error hls.js or the media element raised, and apart
+// from them the stalls: hls.js reports a pause for lack of buffer as a non-fatal
+// bufferStalledError, which a busy machine can cause and playback recovers from.
 //   node play-hls.mjs MASTER_URL [SECONDS=5] [TIMEOUT_SECONDS=90]
 import { createRequire } from 'node:module';
 import { launch } from './chromium.mjs';
@@ -22,12 +24,19 @@ try {
       new Promise((resolve) => {
         const video = document.getElementById('v');
         const errors = [];
+        const stalls = [];
         const levels = [];
         const hls = new Hls({ debug: false });
         const finish = (ok) => {
-          resolve({ ok, currentTime: video.currentTime, errors, levels, version: Hls.version });
+          resolve({ ok, currentTime: video.currentTime, errors, stalls, levels, version: Hls.version });
         };
-        hls.on(Hls.Events.ERROR, (_, data) => errors.push(`${data.type}: ${data.details}${data.fatal ? ' (fatal)' : ''}`));
+        hls.on(Hls.Events.ERROR, (_, data) => {
+          if (data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR && !data.fatal) {
+            stalls.push(`at ${video.currentTime.toFixed(2)} s`);
+          } else {
+            errors.push(`${data.type}: ${data.details}${data.fatal ? ' (fatal)' : ''}`);
+          }
+        });
         hls.on(Hls.Events.MANIFEST_PARSED, (_, data) => {
           for (const l of data.levels) levels.push({ width: l.width, height: l.height, bitrate: l.bitrate, codecs: l.codecSet });
           video.play().catch((e) => errors.push(`play: ${e}`));
