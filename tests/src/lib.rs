@@ -1,7 +1,8 @@
 //! Harness for the end-to-end tests in tests/*.rs: starts real `peerbox` processes on
-//! loopback, each with its own free port and temp data dir, and talks to them over HTTP the
-//! way PeerTube clients do. It asserts nothing about the node beyond what its helpers need;
-//! the tests say what a user must see.
+//! loopback, each with its own free port and temp data dir, and talks to them over HTTP (or
+//! HTTPS, with certificates from a CA the test makes) the way PeerTube clients do. It
+//! asserts nothing about the node beyond what its helpers need; the tests say what a user
+//! must see.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -12,6 +13,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
 use reqwest::blocking::{Client, RequestBuilder, Response, multipart};
 use reqwest::header::{CONTENT_TYPE, LOCATION, RANGE, SET_COOKIE};
 use reqwest::{Method, StatusCode, Url};
@@ -69,6 +74,8 @@ pub struct Node {
     host: String,
     port: u16,
     env: Vec<(String, String)>,
+    /// The PEM of the CA that issued the node's certificate, when it serves HTTPS.
+    ca_pem: Option<String>,
     child: Option<Child>,
     http: Client,
 }
@@ -86,16 +93,53 @@ impl Node {
     /// Starts a node listening on `host` (an address of this machine), with that address in
     /// its public URL.
     pub fn start_on(host: &str, env: &[(&str, &str)]) -> Node {
+        let dir = tempfile::tempdir().expect("creating a temp dir");
+        Node::launch(dir, host, None, owned(env))
+    }
+
+    /// Starts a node serving HTTPS on `host` (an address of this machine) with a certificate
+    /// from `ca` for that address, its public URL `https://host:port`, and federation
+    /// allowed to reach loopback addresses and trusting `ca`, so that several such nodes
+    /// federate over real TLS. The harness's requests to it trust `ca` too.
+    pub fn start_https(host: &str, ca: &TestCa, env: &[(&str, &str)]) -> Node {
+        let dir = tempfile::tempdir().expect("creating a temp dir");
+        let tls_dir = dir.path().join("tls");
+        std::fs::create_dir_all(&tls_dir).expect("creating the certificates' dir");
+        let (cert, key) = ca.issue(&tls_dir, &[host, "localhost"]);
+        let ca_file = tls_dir.join("ca.pem");
+        std::fs::write(&ca_file, ca.pem()).expect("writing the CA certificate");
+        let path = |p: &Path| p.to_str().expect("a UTF-8 temp path").to_string();
+        let mut all = vec![
+            ("PEERBOX_TLS_CERT_FILE".to_string(), path(&cert)),
+            ("PEERBOX_TLS_KEY_FILE".to_string(), path(&key)),
+            (
+                "PEERBOX_FEDERATION_ALLOW_PRIVATE_ADDRESSES".to_string(),
+                "true".to_string(),
+            ),
+            (
+                "PEERBOX_FEDERATION_EXTRA_CA_FILE".to_string(),
+                path(&ca_file),
+            ),
+        ];
+        // The test's own variables come last, so that they win.
+        all.extend(owned(env));
+        Node::launch(dir, host, Some(ca.pem()), all)
+    }
+
+    fn launch(
+        dir: TempDir,
+        host: &str,
+        ca_pem: Option<String>,
+        env: Vec<(String, String)>,
+    ) -> Node {
         let mut node = Node {
-            dir: tempfile::tempdir().expect("creating a temp dir"),
+            dir,
             host: host.to_string(),
             port: 0,
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            env,
+            http: client(ca_pem.as_deref()),
+            ca_pem,
             child: None,
-            http: client(),
         };
         // The free port may be taken by someone else before the node binds it; try another.
         for _ in 0..3 {
@@ -126,7 +170,7 @@ impl Node {
             .stderr(log);
         self.child = Some(cmd.spawn().expect("spawning peerbox"));
         // Connections pooled to a killed process are dead.
-        self.http = client();
+        self.http = client(self.ca_pem.as_deref());
         self.wait_ready()
     }
 
@@ -211,8 +255,19 @@ impl Node {
         cmd
     }
 
+    /// `https://host:port` for a node started with `start_https`, `http://host:port` otherwise.
     pub fn base_url(&self) -> String {
-        format!("http://{}:{}", self.host, self.port)
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.host())
+    }
+
+    /// `address:port`, the node's host as PeerTube names servers (in handles, follows, ...).
+    pub fn host(&self) -> String {
+        format!("{}:{}", self.host, self.port)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -632,13 +687,75 @@ impl Drop for Node {
     }
 }
 
-fn client() -> Client {
-    Client::builder()
+/// The harness's HTTP client; over HTTPS it trusts `ca_pem` (besides the public roots) and
+/// speaks h2 or HTTP/1.1 as the server's ALPN offers.
+fn client(ca_pem: Option<&str>) -> Client {
+    let mut builder = Client::builder()
         // 308 is the resumable protocol's "go on", not a redirect to follow.
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(120))
-        .build()
-        .expect("building the HTTP client")
+        .timeout(Duration::from_secs(120));
+    if let Some(pem) = ca_pem {
+        let ca = reqwest::Certificate::from_pem(pem.as_bytes()).expect("the test CA's PEM");
+        builder = builder.add_root_certificate(ca);
+    }
+    builder.build().expect("building the HTTP client")
+}
+
+fn owned(env: &[(&str, &str)]) -> Vec<(String, String)> {
+    env.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A certificate authority made for one test: `Node::start_https` gets its certificates
+/// from it, and the harness's requests to such nodes trust it (and nothing else does).
+pub struct TestCa {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+impl Default for TestCa {
+    fn default() -> Self {
+        TestCa::new()
+    }
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        let mut params = CertificateParams::default();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Peerbox e2e test CA");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate().expect("generating the CA key");
+        let issuer = CertifiedIssuer::self_signed(params, key).expect("signing the CA certificate");
+        TestCa { issuer }
+    }
+
+    /// The CA certificate, PEM.
+    pub fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// Issues a server certificate for `names` (IP addresses become IP SANs, others DNS
+    /// names) and writes `cert.pem` and `key.pem` into `dir`; returns their paths.
+    pub fn issue(&self, dir: &Path, names: &[&str]) -> (PathBuf, PathBuf) {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(names.clone()).expect("valid certificate names");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, &names[0]);
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let key = KeyPair::generate().expect("generating a server key");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("signing a server certificate");
+        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert_path, cert.pem()).expect("writing cert.pem");
+        std::fs::write(&key_path, key.serialize_pem()).expect("writing key.pem");
+        (cert_path, key_path)
+    }
 }
 
 fn free_port() -> u16 {

@@ -12,7 +12,7 @@ pub fn date(d: &DateTime<Utc>) -> String {
     d.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn labelled<K: PartialEq + Copy + serde::Serialize>(
+pub(crate) fn labelled<K: PartialEq + Copy + serde::Serialize>(
     list: &[(K, &'static str)],
     key: Option<K>,
 ) -> Value {
@@ -23,7 +23,7 @@ fn labelled<K: PartialEq + Copy + serde::Serialize>(
 }
 
 /// PeerTube truncates descriptions in lists to 250 characters.
-fn truncated(description: &Option<String>) -> Value {
+pub(crate) fn truncated(description: &Option<String>) -> Value {
     match description {
         Some(d) if d.chars().count() > 250 => {
             json!(format!("{}...", d.chars().take(247).collect::<String>()))
@@ -370,7 +370,7 @@ pub fn add_owner_fields(json: &mut Value, video: &Video) {
     }
 }
 
-fn merge(into: &mut Value, extra: Value) {
+pub(crate) fn merge(into: &mut Value, extra: Value) {
     if let (Value::Object(into), Value::Object(extra)) = (into, extra) {
         into.extend(extra);
     }

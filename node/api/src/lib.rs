@@ -10,6 +10,7 @@ mod files;
 mod format;
 mod ota;
 mod privacy;
+mod remote;
 mod routes;
 mod settings;
 mod setup;
@@ -22,9 +23,13 @@ use std::sync::Arc;
 use axum::Router;
 use peerbox_catalog::Catalog;
 
+pub use auth::{AdminUser, AuthUser, Viewer};
 pub use error::{ApiError, ApiResult};
 pub use files::SeedableFile;
+pub use format::date as format_date;
 pub use ota::OtaSettings;
+pub use remote::remote_video_json;
+pub use routes::QueryPairs;
 pub use settings::ApiSettings;
 pub use upload::recover_uploads;
 

@@ -81,9 +81,11 @@ impl Catalog {
             job.progress = Some(100);
             job.updated_at = now;
             put_row(&mut jobs, job.id, &job)?;
+            crate::video_changes::mark_video_change(&txn, video.uuid)?;
             video
         };
         txn.commit()?;
+        self.video_changed();
         Ok(video)
     }
 

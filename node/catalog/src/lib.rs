@@ -7,6 +7,7 @@
 
 pub mod access;
 mod error;
+pub mod federation;
 mod ids;
 mod model;
 mod store;
@@ -17,11 +18,18 @@ mod keys;
 mod tokens;
 mod uploads;
 mod users;
+mod video_changes;
 mod videos;
 
 pub use error::{CatalogError, Result};
+pub use federation::{
+    ActorRef, Delivery, Follow, FollowState, RemoteActor, RemoteActorKind, RemoteFile, RemoteHls,
+    RemoteVideo,
+};
 pub use ids::{VideoRef, short_uuid, uuid_from_short};
 pub use keys::{ActorKey, INSTANCE_ACTOR_NAME, KeySource};
 pub use model::*;
 pub use store::{Catalog, SCHEMA_VERSION};
 pub use tokens::{IssuedTokens, TokenRefusal};
+pub use video_changes::{ChangeHook, FederatedVideo};
+pub use web_profiles::Actor;

@@ -31,6 +31,7 @@ pub(crate) const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs"
 pub struct Catalog {
     pub(crate) db: Database,
     pub(crate) key_source: std::sync::OnceLock<std::sync::Arc<dyn crate::keys::KeySource>>,
+    pub(crate) video_change_hook: std::sync::OnceLock<crate::video_changes::ChangeHook>,
 }
 
 impl Catalog {
@@ -68,6 +69,7 @@ impl Catalog {
         let catalog = Catalog {
             db,
             key_source: Default::default(),
+            video_change_hook: Default::default(),
         };
         catalog.migrate()?;
         Ok(catalog)

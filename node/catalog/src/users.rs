@@ -324,6 +324,7 @@ impl Catalog {
             removed
         };
         txn.commit()?;
+        self.video_changed();
         Ok(removed)
     }
 }

@@ -9,6 +9,7 @@ use crate::model::*;
 use crate::store::*;
 
 pub(crate) fn remove_video_rows(txn: &WriteTransaction, video: &Video) -> Result<()> {
+    crate::video_changes::mark_video_change(txn, video.uuid)?;
     txn.open_table(VIDEOS)?.remove(video.id)?;
     txn.open_table(VIDEOS_BY_UUID)?
         .remove(video.uuid.as_u128())?;
@@ -115,7 +116,9 @@ impl Catalog {
             put_row(&mut videos, id, &video)?;
             video
         };
+        crate::video_changes::mark_video_change(&txn, video.uuid)?;
         txn.commit()?;
+        self.video_changed();
         Ok(video)
     }
 
@@ -143,6 +146,7 @@ impl Catalog {
             video
         };
         txn.commit()?;
+        self.video_changed();
         Ok(video)
     }
 

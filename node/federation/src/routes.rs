@@ -12,7 +12,7 @@ use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use peerbox_catalog::web_profiles::Actor as Owner;
 use serde_json::{Value, json};
 
@@ -29,6 +29,9 @@ pub(crate) fn serve(fed: Arc<Federation>, pages: Router) -> Router {
         .route("/.well-known/nodeinfo", get(nodeinfo_links))
         .route("/nodeinfo/2.0.json", get(nodeinfo))
         .route("/nodeinfo/{file}", get(unknown_nodeinfo))
+        .route("/inbox", post(crate::inbox::receive))
+        .route("/accounts/{name}/inbox", post(crate::inbox::receive))
+        .route("/video-channels/{name}/inbox", post(crate::inbox::receive))
         .with_state(fed.clone());
     discovery
         .merge(pages)
@@ -36,7 +39,7 @@ pub(crate) fn serve(fed: Arc<Federation>, pages: Router) -> Router {
 }
 
 /// An RFC 7807 problem, shaped as PeerTube sends them.
-fn problem(status: StatusCode, detail: &str) -> Response {
+pub(crate) fn problem(status: StatusCode, detail: &str) -> Response {
     let body = json!({
         "type": format!("https://docs.joinpeertube.org/api-rest-reference.html#section/Errors/{}", status.as_u16()),
         "title": status.canonical_reason().unwrap_or("Error"),
@@ -310,6 +313,11 @@ async fn negotiate(State(fed): State<Arc<Federation>>, req: Request, next: Next)
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return next.run(req).await;
     }
+    if let Some(uuid) = req.uri().path().strip_prefix("/videos/watch/")
+        && wants_activity_json(req.headers())
+    {
+        return video_document(&fed, uuid);
+    }
     let Some((target, document)) = ap_route(req.uri().path()) else {
         return next.run(req).await;
     };
@@ -350,8 +358,14 @@ async fn negotiate(State(fed): State<Arc<Federation>>, req: Request, next: Next)
                 Document::Playlists => "playlists",
                 _ => "outbox",
             };
-            // Nothing is followed, followed by, listed or sent yet: empty collections.
-            actors::collection(&format!("{}/{suffix}", actor.url(base)), &[], page)
+            let url = actor.url(base);
+            // Playlists and the outbox's past activities are not listed yet: empty.
+            let items = match other {
+                Document::Followers => fed.follow_urls(&url, true),
+                Document::Following => fed.follow_urls(&url, false),
+                _ => Vec::new(),
+            };
+            actors::collection(&format!("{url}/{suffix}"), &items, page)
         }
     };
     let mut response = json_response(ACTIVITY_JSON, &body);
@@ -359,6 +373,31 @@ async fn negotiate(State(fed): State<Arc<Federation>>, req: Request, next: Next)
         .headers_mut()
         .append(header::VARY, HeaderValue::from_static("Accept"));
     response
+}
+
+/// The Video object of a local video that federates; 404 for any other.
+fn video_document(fed: &Federation, id: &str) -> Response {
+    let video = match peerbox_catalog::VideoRef::parse(id) {
+        Some(r) => match fed.catalog.video(r) {
+            Ok(v) => v,
+            Err(e) => return internal(e),
+        },
+        None => None,
+    };
+    let Some(video) = video.filter(|v| fed.federates(v)) else {
+        return problem(StatusCode::NOT_FOUND, "Video not found");
+    };
+    match fed.local_video_object(&video) {
+        Ok(mut object) => {
+            object["@context"] = crate::video_object::video_context();
+            let mut response = json_response(ACTIVITY_JSON, &object);
+            response
+                .headers_mut()
+                .append(header::VARY, HeaderValue::from_static("Accept"));
+            response
+        }
+        Err(e) => internal(e),
+    }
 }
 
 /// `page` of a query string: absent, or a positive integer.

@@ -22,6 +22,8 @@ pub struct Config {
     pub board: String,
     pub mdns: MdnsSettings,
     pub seeding: SeedingSettings,
+    pub tls: TlsSettings,
+    pub federation: FederationSettings,
     #[serde(flatten)]
     pub api: ApiSettings,
 }
@@ -34,7 +36,81 @@ impl Default for Config {
             board: String::new(),
             mdns: MdnsSettings::default(),
             seeding: SeedingSettings::default(),
+            tls: TlsSettings::default(),
+            federation: FederationSettings::default(),
             api: ApiSettings::default(),
+        }
+    }
+}
+
+/// HTTPS on `listen`: both files set serves HTTPS, neither serves plain HTTP (on a LAN, or
+/// behind a reverse proxy that terminates TLS).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TlsSettings {
+    /// PEM certificate chain, the node's own certificate first.
+    pub cert_file: PathBuf,
+    /// PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+}
+
+const BOTH_OR_NEITHER: &str = "set both for HTTPS, or neither for plain HTTP";
+
+impl TlsSettings {
+    /// Whether the node serves HTTPS (the files are checked by `Config::load`).
+    pub fn enabled(&self) -> bool {
+        !self.cert_file.as_os_str().is_empty()
+    }
+
+    fn check(&self) -> Result<()> {
+        match (
+            self.cert_file.as_os_str().is_empty(),
+            self.key_file.as_os_str().is_empty(),
+        ) {
+            (false, true) => {
+                bail!("tls.cert_file is set but tls.key_file is not: {BOTH_OR_NEITHER}")
+            }
+            (true, false) => {
+                bail!("tls.key_file is set but tls.cert_file is not: {BOTH_OR_NEITHER}")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// ActivityPub federation with other servers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FederationSettings {
+    /// FOR TESTS ONLY: fetch from and deliver to loopback, private and link-local addresses,
+    /// which are otherwise refused so that a remote server cannot make the node reach into
+    /// its own network. Logged as a warning at start when on.
+    pub allow_private_addresses: bool,
+    /// PEM file of root certificates trusted for federation's outgoing HTTPS besides the
+    /// public ones (a home CA, or a test CA); empty: none.
+    pub extra_ca_file: PathBuf,
+    /// Send unlisted videos to followers too (PeerTube's `federation.videos.federate_unlisted`).
+    pub federate_unlisted: bool,
+    /// Other servers that follow this one wait for an administrator's accept (PeerTube's
+    /// `followers.instance.manual_approval`); off: they are accepted at once.
+    pub manual_approval: bool,
+    /// Seconds before a failed delivery is tried again; the pause doubles with each further
+    /// failure.
+    pub retry_first_seconds: u64,
+    /// Activities accepted per second from one host in the inbox, with bursts of ten times
+    /// as many (PeerTube allows 500 in 10 s); more are answered 429.
+    pub inbox_rate_per_host: f64,
+}
+
+impl Default for FederationSettings {
+    fn default() -> Self {
+        FederationSettings {
+            allow_private_addresses: false,
+            extra_ca_file: PathBuf::new(),
+            federate_unlisted: false,
+            manual_approval: false,
+            retry_first_seconds: 30,
+            inbox_rate_per_host: 50.0,
         }
     }
 }
@@ -76,7 +152,9 @@ impl Config {
                 tracing::warn!("{name} is set but is not a configuration key; ignored");
             }
         }
-        Ok(Config::deserialize(value)?)
+        let config = Config::deserialize(value)?;
+        config.tls.check()?;
+        Ok(config)
     }
 }
 
@@ -205,6 +283,84 @@ mod tests {
         assert_eq!(c.api.ota.config, Path::new("/etc/peerbox/ota.toml"));
         let c = Config::load(None, env(&[("PEERBOX_OTA_CONFIG", "/tmp/sim/ota.toml")])).unwrap();
         assert_eq!(c.api.ota.config, Path::new("/tmp/sim/ota.toml"));
+    }
+
+    #[test]
+    fn tls_and_federation_keys() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert!(!c.tls.enabled());
+        assert_eq!(c.federation, FederationSettings::default());
+        assert!(!c.federation.allow_private_addresses);
+        assert!(!c.federation.federate_unlisted);
+        assert!(!c.federation.manual_approval);
+        assert_eq!(c.federation.extra_ca_file, Path::new(""));
+        assert_eq!(c.federation.retry_first_seconds, 30);
+
+        let c = Config::load(
+            None,
+            env(&[
+                ("PEERBOX_TLS_CERT_FILE", "/etc/peerbox/cert.pem"),
+                ("PEERBOX_TLS_KEY_FILE", "/etc/peerbox/key.pem"),
+                ("PEERBOX_FEDERATION_ALLOW_PRIVATE_ADDRESSES", "true"),
+                (
+                    "PEERBOX_FEDERATION_EXTRA_CA_FILE",
+                    "/etc/peerbox/home-ca.pem",
+                ),
+                ("PEERBOX_FEDERATION_FEDERATE_UNLISTED", "true"),
+                ("PEERBOX_FEDERATION_MANUAL_APPROVAL", "true"),
+                ("PEERBOX_FEDERATION_RETRY_FIRST_SECONDS", "1"),
+                ("PEERBOX_FEDERATION_INBOX_RATE_PER_HOST", "2.5"),
+            ]),
+        )
+        .unwrap();
+        assert!(c.tls.enabled());
+        assert_eq!(c.tls.cert_file, Path::new("/etc/peerbox/cert.pem"));
+        assert_eq!(c.tls.key_file, Path::new("/etc/peerbox/key.pem"));
+        assert_eq!(
+            c.federation,
+            FederationSettings {
+                allow_private_addresses: true,
+                extra_ca_file: "/etc/peerbox/home-ca.pem".into(),
+                federate_unlisted: true,
+                manual_approval: true,
+                retry_first_seconds: 1,
+                inbox_rate_per_host: 2.5,
+            }
+        );
+    }
+
+    #[test]
+    fn tls_keys_from_file() {
+        let dir = std::env::temp_dir().join(format!("peerbox-config-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("peerbox.toml");
+        std::fs::write(
+            &file,
+            "[tls]\ncert_file = \"/c.pem\"\nkey_file = \"/k.pem\"\n\
+             [federation]\nmanual_approval = true\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), env(&[])).unwrap();
+        assert_eq!(c.tls.cert_file, Path::new("/c.pem"));
+        assert!(c.federation.manual_approval);
+        std::fs::write(&file, "[federation]\nmanual_aproval = true\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&file), env(&[])).unwrap_err());
+        assert!(err.contains("federation.manual_aproval"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        for (set, missing) in [
+            ("PEERBOX_TLS_CERT_FILE", "tls.key_file"),
+            ("PEERBOX_TLS_KEY_FILE", "tls.cert_file"),
+        ] {
+            let err = format!(
+                "{:#}",
+                Config::load(None, env(&[(set, "/etc/peerbox/x.pem")])).unwrap_err()
+            );
+            assert!(err.contains(&format!("{missing} is not")), "{err}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod appliance;
 mod config;
 mod seeding;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -112,8 +113,15 @@ fn main() -> Result<std::process::ExitCode> {
             }
             if config.api.public_url.is_empty() {
                 // A wildcard address is not one to give clients: name this machine instead.
-                config.api.public_url =
-                    format!("http://{}", config.listen.replace("0.0.0.0", "127.0.0.1"));
+                let scheme = if config.tls.enabled() {
+                    "https"
+                } else {
+                    "http"
+                };
+                config.api.public_url = format!(
+                    "{scheme}://{}",
+                    config.listen.replace("0.0.0.0", "127.0.0.1")
+                );
             }
             tokio::runtime::Runtime::new()?.block_on(run(config))?;
         }
@@ -252,7 +260,7 @@ async fn run(config: Config) -> Result<()> {
         .context("recovering uploads")?;
     tokio::spawn(peerbox_api::run_housekeeping(state.clone()));
     let federation = peerbox_federation::Federation::start(
-        state.catalog.clone(),
+        state.clone(),
         peerbox_federation::Settings {
             public_url: config.api.public_url().to_string(),
             public_host: config.api.public_host().to_string(),
@@ -261,10 +269,21 @@ async fn run(config: Config) -> Result<()> {
             tracker_enabled: config.api.tracker.enabled,
             video_quota: config.api.users.video_quota,
             video_quota_daily: config.api.users.video_quota_daily,
+            client: federation_client_settings(&config.federation)?,
+            federate_unlisted: config.federation.federate_unlisted,
+            manual_approval: config.federation.manual_approval,
+            backoff: peerbox_federation::delivery::Backoff {
+                first: std::time::Duration::from_secs(config.federation.retry_first_seconds.max(1)),
+                ..Default::default()
+            },
+            inbox_rate: (
+                config.federation.inbox_rate_per_host,
+                config.federation.inbox_rate_per_host * 10.0,
+            ),
         },
         &state.data_dir,
     )
-    .context("preparing the ActivityPub keys")?;
+    .context("starting federation")?;
 
     let shutdown = tokio_util::sync::CancellationToken::new();
     let mut media = peerbox_media::WorkerOptions::new(state.data_dir.clone(), load_board(&config)?);
@@ -296,13 +315,21 @@ async fn run(config: Config) -> Result<()> {
         .listen
         .parse()
         .with_context(|| format!("invalid listen address {:?}", config.listen))?;
+    let tls = tls::server_config(&config.tls)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     println!(
-        "Peerbox listening on http://{addr} (public URL {})",
+        "Peerbox listening on {}://{addr} (public URL {})",
+        if tls.is_some() { "https" } else { "http" },
         config.api.public_url()
     );
+    if config.federation.allow_private_addresses {
+        tracing::warn!(
+            "federation.allow_private_addresses is on: federation fetches from and delivers to \
+             loopback and private addresses; this is for tests, never for a node on the Internet"
+        );
+    }
     let _mdns = match config.mdns.enabled {
         true => Some(appliance::announce(&config.mdns, addr.port())?),
         false => None,
@@ -317,6 +344,11 @@ async fn run(config: Config) -> Result<()> {
         tokio::spawn(tracker.clone().run_expiry());
         extra = extra.merge(tracker.router());
     }
+    federation.spawn_workers(shutdown.clone());
+    extra = extra.merge(peerbox_federation::api::router(
+        federation.clone(),
+        state.clone(),
+    ));
     // ActivityPub answers share the pages' URLs, so federation wraps the web router.
     extra = extra.merge(
         federation.serve(peerbox_web::router(peerbox_web::WebContext {
@@ -341,12 +373,18 @@ async fn run(config: Config) -> Result<()> {
     );
     let app = peerbox_api::router(state, extra).into_make_service_with_connect_info::<SocketAddr>();
     let stop_http = shutdown.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            stop_http.cancel();
-        })
-        .await?;
+    let stop_signal = async move {
+        shutdown_signal().await;
+        stop_http.cancel();
+    };
+    match tls {
+        Some(tls) => tls::serve(listener, app, tls, stop_signal).await,
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop_signal)
+                .await?
+        }
+    }
     // Running transcodes stop; their jobs run again at the next start.
     shutdown.cancel();
     if let Some(seeder) = seeder {
@@ -358,6 +396,29 @@ async fn run(config: Config) -> Result<()> {
         Ok(Ok(())) => {}
     }
     Ok(())
+}
+
+/// Federation's outbound HTTPS from the configuration: the extra trusted roots are read
+/// now, so a wrong path stops the start with its name.
+fn federation_client_settings(
+    settings: &config::FederationSettings,
+) -> Result<peerbox_federation::client::ClientSettings> {
+    let extra_ca_pem = match settings.extra_ca_file.as_os_str().is_empty() {
+        true => None,
+        false => Some(
+            std::fs::read_to_string(&settings.extra_ca_file).with_context(|| {
+                format!(
+                    "federation.extra_ca_file {}",
+                    settings.extra_ca_file.display()
+                )
+            })?,
+        ),
+    };
+    Ok(peerbox_federation::client::ClientSettings {
+        allow_private_addresses: settings.allow_private_addresses,
+        extra_ca_pem,
+        ..Default::default()
+    })
 }
 
 /// The tracker asks on every announce whether an infohash is ours: answer from a set that is

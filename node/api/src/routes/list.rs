@@ -2,11 +2,12 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use peerbox_catalog::{User, Video};
+use chrono::{DateTime, Utc};
+use peerbox_catalog::{Privacy, RemoteVideo, User, Video};
 use serde_json::{Value, json};
 
-use crate::SharedState;
 use crate::error::{ApiError, ApiResult};
+use crate::{AppState, SharedState};
 use peerbox_catalog::access::is_listed;
 
 /// The raw query string as (key, value) pairs, so that repeated keys (`tagsOneOf=a&tagsOneOf=b`)
@@ -83,24 +84,123 @@ pub fn paginate<T>(
     Ok(json!({ "total": total, "data": data }))
 }
 
-fn sort_videos(videos: &mut [Video], sort: &str) -> ApiResult<()> {
+/// What lists filter and sort videos on, the same for this node's videos and for those
+/// received by federation.
+pub struct Facets<'a> {
+    pub local: bool,
+    pub name: &'a str,
+    pub tags: &'a [String],
+    pub nsfw: bool,
+    pub category: Option<u32>,
+    pub language: Option<&'a str>,
+    pub published_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub views: u64,
+    pub likes: u64,
+    pub duration: u64,
+}
+
+/// A video a list may show.
+pub trait Listable {
+    fn facets(&self) -> Facets<'_>;
+    /// Whether it appears in public lists and searches for this viewer.
+    fn listed_for(&self, viewer: Option<&User>) -> bool;
+}
+
+impl Listable for Video {
+    fn facets(&self) -> Facets<'_> {
+        let a = &self.attributes;
+        Facets {
+            local: true,
+            name: &a.name,
+            tags: &a.tags,
+            nsfw: a.nsfw,
+            category: a.category,
+            language: a.language.as_deref(),
+            published_at: self.published_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            views: self.views,
+            likes: self.likes,
+            duration: self.duration,
+        }
+    }
+
+    fn listed_for(&self, viewer: Option<&User>) -> bool {
+        is_listed(viewer, self)
+    }
+}
+
+impl Listable for RemoteVideo {
+    fn facets(&self) -> Facets<'_> {
+        Facets {
+            local: false,
+            name: &self.name,
+            tags: &self.tags,
+            nsfw: self.nsfw,
+            category: self.category,
+            language: self.language.as_deref(),
+            published_at: self.published_at,
+            // PeerTube dates a remote video's creation by its publication.
+            created_at: self.published_at,
+            updated_at: self.updated_at,
+            views: self.views,
+            likes: self.likes,
+            duration: self.duration,
+        }
+    }
+
+    /// Unlisted remote videos are reached by their UUID only, as local ones.
+    fn listed_for(&self, _: Option<&User>) -> bool {
+        self.privacy == Privacy::Public.id()
+    }
+}
+
+/// A video of this node or one received by federation, in one list.
+pub enum AnyVideo {
+    Local(Video),
+    Remote(RemoteVideo),
+}
+
+impl AnyVideo {
+    pub fn to_json(&self, state: &AppState) -> ApiResult<Value> {
+        match self {
+            AnyVideo::Local(v) => state.video_json(v),
+            AnyVideo::Remote(v) => Ok(crate::remote_video_json(state, v)),
+        }
+    }
+}
+
+impl Listable for AnyVideo {
+    fn facets(&self) -> Facets<'_> {
+        match self {
+            AnyVideo::Local(v) => v.facets(),
+            AnyVideo::Remote(v) => v.facets(),
+        }
+    }
+
+    fn listed_for(&self, viewer: Option<&User>) -> bool {
+        match self {
+            AnyVideo::Local(v) => v.listed_for(viewer),
+            AnyVideo::Remote(v) => v.listed_for(viewer),
+        }
+    }
+}
+
+fn sort_videos<T: Listable>(videos: &mut [T], sort: &str) -> ApiResult<()> {
     let (desc, key) = match sort.strip_prefix('-') {
         Some(k) => (true, k),
         None => (false, sort),
     };
     match key {
-        "name" => videos.sort_by(|a, b| {
-            a.attributes
-                .name
-                .to_lowercase()
-                .cmp(&b.attributes.name.to_lowercase())
-        }),
-        "publishedAt" | "originallyPublishedAt" => videos.sort_by_key(|v| v.published_at),
-        "createdAt" => videos.sort_by_key(|v| v.created_at),
-        "updatedAt" => videos.sort_by_key(|v| v.updated_at),
-        "views" | "trending" | "hot" | "best" => videos.sort_by_key(|v| v.views),
-        "likes" => videos.sort_by_key(|v| v.likes),
-        "duration" => videos.sort_by_key(|v| v.duration),
+        "name" => videos.sort_by_cached_key(|v| v.facets().name.to_lowercase()),
+        "publishedAt" | "originallyPublishedAt" => videos.sort_by_key(|v| v.facets().published_at),
+        "createdAt" => videos.sort_by_key(|v| v.facets().created_at),
+        "updatedAt" => videos.sort_by_key(|v| v.facets().updated_at),
+        "views" | "trending" | "hot" | "best" => videos.sort_by_key(|v| v.facets().views),
+        "likes" => videos.sort_by_key(|v| v.facets().likes),
+        "duration" => videos.sort_by_key(|v| v.facets().duration),
         "match" => {}
         _ => {
             return Err(ApiError::invalid_param(
@@ -116,12 +216,17 @@ fn sort_videos(videos: &mut [Video], sort: &str) -> ApiResult<()> {
 }
 
 /// The videos a list shows to `viewer`: listed ones only, filtered and sorted by the query.
-pub fn filter_videos(
-    videos: Vec<Video>,
+/// `isLocal=true` keeps this node's videos, `isLocal=false` those received by federation.
+pub fn filter_videos<T: Listable>(
+    videos: Vec<T>,
     viewer: Option<&User>,
     q: &QueryPairs,
-) -> ApiResult<Vec<Video>> {
-    let only_remote = q.one("isLocal") == Some("false");
+) -> ApiResult<Vec<T>> {
+    let is_local = match q.one("isLocal") {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        _ => None,
+    };
     let nsfw = q.one("nsfw");
     let categories = q.all("categoryOneOf");
     let languages = q.all("languageOneOf");
@@ -130,35 +235,22 @@ pub fn filter_videos(
         .iter()
         .map(|t| t.to_lowercase())
         .collect();
-    let mut out: Vec<Video> = videos
+    let mut out: Vec<T> = videos
         .into_iter()
-        .filter(|v| is_listed(viewer, v))
-        // Every video of this node is local; remote ones arrive with federation.
-        .filter(|_| !only_remote)
-        .filter(|v| match nsfw {
-            Some("true") => v.attributes.nsfw,
-            Some("false") => !v.attributes.nsfw,
-            _ => true,
-        })
+        .filter(|v| v.listed_for(viewer))
         .filter(|v| {
-            categories.is_empty()
-                || v.attributes
-                    .category
-                    .is_some_and(|c| categories.contains(&c.to_string().as_str()))
-        })
-        .filter(|v| {
-            languages.is_empty()
-                || v.attributes
-                    .language
-                    .as_deref()
-                    .is_some_and(|l| languages.contains(&l))
-        })
-        .filter(|v| {
-            tags.is_empty()
-                || v.attributes
-                    .tags
-                    .iter()
-                    .any(|t| tags.contains(&t.to_lowercase()))
+            let f = v.facets();
+            is_local.is_none_or(|local| f.local == local)
+                && match nsfw {
+                    Some("true") => f.nsfw,
+                    Some("false") => !f.nsfw,
+                    _ => true,
+                }
+                && (categories.is_empty()
+                    || f.category
+                        .is_some_and(|c| categories.contains(&c.to_string().as_str())))
+                && (languages.is_empty() || f.language.is_some_and(|l| languages.contains(&l)))
+                && (tags.is_empty() || f.tags.iter().any(|t| tags.contains(&t.to_lowercase())))
         })
         .collect();
     sort_videos(&mut out, q.one("sort").unwrap_or("-publishedAt"))?;

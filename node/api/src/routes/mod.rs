@@ -7,6 +7,8 @@ mod list;
 mod users;
 mod videos;
 
+pub use list::QueryPairs;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;

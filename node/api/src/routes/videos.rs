@@ -8,9 +8,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use peerbox_catalog::{User, Video, VideoRef};
 use serde_json::{Value, json};
 
-use super::list::{QueryPairs, filter_videos, paginate};
+use super::list::{AnyVideo, Listable, QueryPairs, filter_videos, paginate};
 use crate::auth::{AuthUser, Viewer};
 use crate::error::{ApiError, ApiResult};
+use crate::remote::remote_video_details_json;
 use crate::validate::{Fields, apply_video_fields};
 use crate::{AppState, SharedState};
 
@@ -30,6 +31,41 @@ impl AppState {
             .ok_or_else(|| ApiError::not_found("Video not found"))?;
         self.check_can_see(viewer, &video, r.is_uuid(), headers)?;
         Ok(video)
+    }
+
+    /// The video a path names: this node's, if `viewer` may see it, or else one received by
+    /// federation.
+    fn visible_or_remote_video(
+        &self,
+        id: &str,
+        viewer: Option<&User>,
+        headers: &HeaderMap,
+    ) -> ApiResult<AnyVideo> {
+        let r = VideoRef::parse(id)
+            .ok_or_else(|| ApiError::invalid_param("id", "Should have a valid id"))?;
+        if let Some(video) = self.catalog.video(r)? {
+            self.check_can_see(viewer, &video, r.is_uuid(), headers)?;
+            return Ok(AnyVideo::Local(video));
+        }
+        self.remote_video_named(r)?
+            .map(AnyVideo::Remote)
+            .ok_or_else(|| ApiError::not_found("Video not found"))
+    }
+
+    /// Every video of this node and every one received by federation (unless the query
+    /// asks for local ones only); lists filter them.
+    fn local_and_remote_videos(&self, q: &QueryPairs) -> ApiResult<Vec<AnyVideo>> {
+        let mut all: Vec<AnyVideo> = self
+            .catalog
+            .videos()?
+            .into_iter()
+            .map(AnyVideo::Local)
+            .collect();
+        if q.one("isLocal") != Some("true") {
+            let (remote, _) = self.catalog.remote_videos(0, usize::MAX)?;
+            all.extend(remote.into_iter().map(AnyVideo::Remote));
+        }
+        Ok(all)
     }
 
     /// The video a path names, if `user` may change it.
@@ -65,18 +101,18 @@ pub async fn list(
     Viewer(viewer): Viewer,
     q: QueryPairs,
 ) -> ApiResult<Json<Value>> {
-    let videos = filter_videos(state.catalog.videos()?, viewer.as_ref(), &q)?;
-    Ok(Json(paginate(videos, &q, |v| state.video_json(v))?))
+    let videos = filter_videos(state.local_and_remote_videos(&q)?, viewer.as_ref(), &q)?;
+    Ok(Json(paginate(videos, &q, |v| v.to_json(&state))?))
 }
 
 /// PeerTube matches the words of a search against names and tags.
-fn matches_search(video: &Video, needle: &str) -> bool {
-    let name = video.attributes.name.to_lowercase();
+fn matches_search(video: &impl Listable, needle: &str) -> bool {
+    let facets = video.facets();
+    let name = facets.name.to_lowercase();
     let words: Vec<&str> = needle.split_whitespace().collect();
     name.contains(needle)
         || (!words.is_empty() && words.iter().all(|w| name.contains(w)))
-        || video
-            .attributes
+        || facets
             .tags
             .iter()
             .any(|t| t.to_lowercase() == needle || words.contains(&t.to_lowercase().as_str()))
@@ -89,13 +125,12 @@ pub async fn search(
 ) -> ApiResult<Json<Value>> {
     let needle = q.one("search").unwrap_or("").trim().to_lowercase();
     let found = state
-        .catalog
-        .videos()?
+        .local_and_remote_videos(&q)?
         .into_iter()
         .filter(|v| matches_search(v, &needle))
         .collect();
     let videos = filter_videos(found, viewer.as_ref(), &q)?;
-    Ok(Json(paginate(videos, &q, |v| state.video_json(v))?))
+    Ok(Json(paginate(videos, &q, |v| v.to_json(&state))?))
 }
 
 pub async fn get(
@@ -104,7 +139,10 @@ pub async fn get(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    let video = state.visible_video(&id, viewer.as_ref(), &headers)?;
+    let video = match state.visible_or_remote_video(&id, viewer.as_ref(), &headers)? {
+        AnyVideo::Local(video) => video,
+        AnyVideo::Remote(remote) => return Ok(Json(remote_video_details_json(&state, &remote))),
+    };
     let mut json = state.video_details_json(&video)?;
     if let Some(user) = &viewer
         && state.can_manage(user, &video)?
@@ -120,8 +158,11 @@ pub async fn description(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    let video = state.visible_video(&id, viewer.as_ref(), &headers)?;
-    Ok(Json(json!({ "description": video.attributes.description })))
+    let description = match state.visible_or_remote_video(&id, viewer.as_ref(), &headers)? {
+        AnyVideo::Local(video) => video.attributes.description,
+        AnyVideo::Remote(remote) => remote.description,
+    };
+    Ok(Json(json!({ "description": description })))
 }
 
 /// Metadata fields from a JSON, urlencoded or multipart body (PeerTube's web client sends
@@ -246,4 +287,436 @@ pub async fn delete(
     let video = state.catalog.delete_video(video.id)?;
     state.remove_video_files(&video).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use chrono::{DateTime, Duration, Utc};
+    use peerbox_catalog::{
+        Catalog, NewUser, NewVideo, Privacy, RemoteActor, RemoteActorKind, RemoteFile, RemoteHls,
+        RemoteVideo, Role, SourceFile, VideoAttributes, VideoState, short_uuid,
+    };
+    use serde_json::Value;
+    use tower::ServiceExt;
+    use uuid::Uuid;
+
+    use crate::{ApiSettings, AppState, SharedState};
+
+    const ORIGIN: &str = "https://tube.example";
+
+    /// A node with two public local videos, published 3 h and 1 h ago, and two videos
+    /// received from `ORIGIN`: a public one published 2 h ago and an unlisted one.
+    struct Node {
+        state: SharedState,
+        remote: RemoteVideo,
+        unlisted: RemoteVideo,
+        _dir: tempfile::TempDir,
+    }
+
+    fn node() -> Node {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let catalog =
+            Arc::new(Catalog::open(&dir.path().join("catalog.redb")).expect("open catalog"));
+        let settings = ApiSettings {
+            public_url: "http://peerbox.test".into(),
+            ota: crate::OtaSettings {
+                config: dir.path().join("no-updater.toml"),
+            },
+            ..ApiSettings::default()
+        };
+        let state = AppState::new(catalog, settings, dir.path().to_path_buf()).expect("state");
+        let now = Utc::now();
+        add_local_video(&state, "Local old", now - Duration::hours(3));
+        add_local_video(&state, "Local new", now - Duration::hours(1));
+        for (kind, name) in [
+            (RemoteActorKind::Person, "bob"),
+            (RemoteActorKind::Group, "bob_channel"),
+        ] {
+            state
+                .catalog
+                .upsert_remote_actor(&remote_actor(kind, name))
+                .expect("remote actor");
+        }
+        let remote = remote_video("Remote middle", Privacy::Public, now - Duration::hours(2));
+        let unlisted = remote_video("Remote unlisted", Privacy::Unlisted, now);
+        for v in [&remote, &unlisted] {
+            state.catalog.upsert_remote_video(v).expect("remote video");
+        }
+        Node {
+            state,
+            remote,
+            unlisted,
+            _dir: dir,
+        }
+    }
+
+    fn add_local_video(state: &AppState, name: &str, published_at: DateTime<Utc>) {
+        let username = name.to_lowercase().replace(' ', "_");
+        let user = state
+            .catalog
+            .create_user(NewUser {
+                username: username.clone(),
+                email: format!("{username}@peerbox.test"),
+                password: "a long enough password".into(),
+                role: Role::User,
+                video_quota: -1,
+                video_quota_daily: -1,
+            })
+            .expect("user");
+        let channel = state
+            .catalog
+            .channels_of_account(user.account_id)
+            .expect("channels")
+            .remove(0);
+        let uuid = Uuid::new_v4();
+        let video = state
+            .catalog
+            .create_video(
+                NewVideo {
+                    uuid,
+                    attributes: VideoAttributes::new(name, channel.id, Privacy::Public),
+                    source: SourceFile {
+                        path: format!("media/{uuid}.mp4"),
+                        original_name: "clip.mp4".into(),
+                        extension: ".mp4".into(),
+                        size: 1000,
+                        mime_type: "video/mp4".into(),
+                        info_hash: None,
+                    },
+                },
+                None,
+            )
+            .expect("video");
+        state
+            .catalog
+            .update_video(video.id, |v| {
+                v.state = VideoState::Published;
+                v.published_at = published_at;
+            })
+            .expect("publish");
+    }
+
+    fn remote_actor(kind: RemoteActorKind, name: &str) -> RemoteActor {
+        let url = match kind {
+            RemoteActorKind::Group => format!("{ORIGIN}/video-channels/{name}"),
+            _ => format!("{ORIGIN}/accounts/{name}"),
+        };
+        RemoteActor {
+            kind,
+            preferred_username: name.into(),
+            host: "tube.example".into(),
+            name: format!("{name} display name"),
+            summary: Some(format!("All about {name}")),
+            inbox: format!("{url}/inbox"),
+            shared_inbox: Some(format!("{ORIGIN}/inbox")),
+            outbox: Some(format!("{url}/outbox")),
+            followers: Some(format!("{url}/followers")),
+            following: Some(format!("{url}/following")),
+            public_key_id: format!("{url}#main-key"),
+            public_key_pem: "-----BEGIN PUBLIC KEY-----".into(),
+            attributed_to: None,
+            avatar_url: Some(format!("{ORIGIN}/lazy-static/avatars/{name}.png")),
+            profile_url: Some(url.clone()),
+            fetched_at: Utc::now(),
+            url,
+        }
+    }
+
+    fn remote_video(name: &str, privacy: Privacy, published_at: DateTime<Utc>) -> RemoteVideo {
+        let uuid = Uuid::new_v4();
+        let base = format!("{ORIGIN}/static/streaming-playlists/hls/{uuid}");
+        let file = |resolution: u32| RemoteFile {
+            resolution,
+            fps: 30,
+            size: 1_000_000 * u64::from(resolution),
+            file_url: format!("{base}/{uuid}-{resolution}-fragmented.mp4"),
+            torrent_url: Some(format!(
+                "{ORIGIN}/lazy-static/torrents/{uuid}-{resolution}-hls.torrent"
+            )),
+            magnet_uri: Some(format!(
+                "magnet:?xs={ORIGIN}%2Flazy-static%2Ftorrents%2F{uuid}-{resolution}-hls.torrent&xt=urn:btih:{resolution:040}"
+            )),
+        };
+        RemoteVideo {
+            url: format!("{ORIGIN}/videos/watch/{uuid}"),
+            uuid,
+            name: name.into(),
+            description: Some(format!("The whole description of {name}.")),
+            duration: 42,
+            channel_url: format!("{ORIGIN}/video-channels/bob_channel"),
+            account_url: format!("{ORIGIN}/accounts/bob"),
+            watch_url: format!("{ORIGIN}/w/{}", short_uuid(&uuid)),
+            thumbnail_url: Some(format!("{ORIGIN}/lazy-static/thumbnails/{uuid}.jpg")),
+            privacy: privacy.id(),
+            language: Some("fr".into()),
+            category: Some(15),
+            licence: Some(1),
+            nsfw: false,
+            comments_enabled: true,
+            download_enabled: true,
+            tags: vec!["Federation".into()],
+            views: 7,
+            likes: 2,
+            dislikes: 0,
+            is_live: false,
+            hls: Some(RemoteHls {
+                playlist_url: format!("{base}/master.m3u8"),
+                segments_sha256_url: Some(format!("{base}/segments-sha256.json")),
+                infohashes: vec!["ab".repeat(20)],
+                files: vec![file(480), file(720)],
+            }),
+            published_at,
+            updated_at: published_at,
+            fetched_at: Utc::now(),
+        }
+    }
+
+    /// Status, content type and JSON body of a GET through the node's router.
+    async fn get(state: &SharedState, uri: &str) -> (StatusCode, String, Value) {
+        let response = crate::router(state.clone(), Router::new())
+            .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        (status, content_type, json)
+    }
+
+    /// `(name, isLocal)` of each video of a list, and its total.
+    async fn names(state: &SharedState, uri: &str) -> (Vec<(String, bool)>, u64) {
+        let (status, _, json) = get(state, uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {json}");
+        let data = json["data"].as_array().expect("data").iter();
+        let names = data
+            .map(|v| {
+                let name = v["name"].as_str().expect("name").to_string();
+                (name, v["isLocal"].as_bool().expect("isLocal"))
+            })
+            .collect();
+        (names, json["total"].as_u64().expect("total"))
+    }
+
+    fn owned(list: &[(&str, bool)]) -> Vec<(String, bool)> {
+        list.iter().map(|(n, l)| (n.to_string(), *l)).collect()
+    }
+
+    #[tokio::test]
+    async fn the_list_merges_local_and_remote_videos_newest_first() {
+        let node = node();
+        let (names, total) = names(&node.state, "/api/v1/videos").await;
+        assert_eq!(total, 3, "the unlisted remote video is not listed");
+        assert_eq!(
+            names,
+            owned(&[
+                ("Local new", true),
+                ("Remote middle", false),
+                ("Local old", true)
+            ])
+        );
+
+        let (_, _, json) = get(&node.state, "/api/v1/videos").await;
+        let remote = &json["data"][1];
+        assert_eq!(remote["url"], node.remote.url.as_str());
+        assert_eq!(remote["uuid"], node.remote.uuid.to_string());
+        assert_eq!(remote["shortUUID"], short_uuid(&node.remote.uuid));
+        assert_eq!(remote["account"]["name"], "bob");
+        assert_eq!(remote["account"]["host"], "tube.example");
+        assert_eq!(remote["channel"]["name"], "bob_channel");
+        assert_eq!(remote["channel"]["displayName"], "bob_channel display name");
+        assert_eq!(
+            remote["channel"]["avatars"][0]["fileUrl"],
+            format!("{ORIGIN}/lazy-static/avatars/bob_channel.png")
+        );
+        assert_eq!(remote["category"]["label"], "Science & Technology");
+        assert_eq!(remote["language"]["label"], "French");
+        assert_eq!(remote["privacy"]["label"], "Public");
+        assert_eq!(
+            remote["thumbnailUrl"],
+            format!("{ORIGIN}/lazy-static/thumbnails/{}.jpg", node.remote.uuid)
+        );
+        assert_eq!(
+            remote["thumbnailPath"],
+            format!("/lazy-static/thumbnails/{}.jpg", node.remote.uuid)
+        );
+        let id = remote["id"].as_u64().expect("numeric id");
+        assert!(id > json["data"][0]["id"].as_u64().expect("local id"));
+        // Every key a local video has, a remote one has too.
+        let local = json["data"][0].as_object().expect("local video");
+        for key in local.keys() {
+            assert!(remote.get(key).is_some(), "remote video lacks {key}");
+        }
+    }
+
+    #[tokio::test]
+    async fn lists_filter_sort_and_page_across_local_and_remote() {
+        let node = node();
+        let state = &node.state;
+        let (names_local, total) = names(state, "/api/v1/videos?isLocal=true").await;
+        assert_eq!(total, 2);
+        assert!(names_local.iter().all(|(_, local)| *local));
+        let (names_remote, total) = names(state, "/api/v1/videos?isLocal=false").await;
+        assert_eq!(
+            (names_remote, total),
+            (owned(&[("Remote middle", false)]), 1)
+        );
+
+        let (page, total) = names(state, "/api/v1/videos?start=1&count=1").await;
+        assert_eq!((page, total), (owned(&[("Remote middle", false)]), 3));
+        let (oldest_first, _) = names(state, "/api/v1/videos?sort=publishedAt").await;
+        assert_eq!(
+            oldest_first,
+            owned(&[
+                ("Local old", true),
+                ("Remote middle", false),
+                ("Local new", true)
+            ])
+        );
+        let (by_name, _) = names(state, "/api/v1/videos?sort=-name").await;
+        assert_eq!(by_name[0].0, "Remote middle");
+
+        for query in [
+            "categoryOneOf=15",
+            "languageOneOf=fr",
+            "tagsOneOf=federation",
+        ] {
+            let (found, total) = names(state, &format!("/api/v1/videos?{query}")).await;
+            assert_eq!(
+                (found, total),
+                (owned(&[("Remote middle", false)]), 1),
+                "{query}"
+            );
+        }
+        let (_, total) = names(state, "/api/v1/videos?nsfw=true").await;
+        assert_eq!(total, 0);
+    }
+
+    #[tokio::test]
+    async fn a_remote_video_has_the_origins_playlist_torrents_and_tracker() {
+        let node = node();
+        let v = &node.remote;
+        let (status, _, json) = get(&node.state, &format!("/api/v1/videos/{}", v.uuid)).await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert_eq!(json["isLocal"], false);
+        assert_eq!(json["url"], v.url.as_str());
+        assert_eq!(
+            json["description"],
+            "The whole description of Remote middle."
+        );
+        assert_eq!(json["tags"][0], "Federation");
+        assert_eq!(json["files"], serde_json::json!([]));
+        assert_eq!(
+            json["trackerUrls"],
+            serde_json::json!([
+                "wss://tube.example/tracker/socket",
+                "https://tube.example/tracker/announce"
+            ])
+        );
+        let hls = v.hls.as_ref().expect("hls");
+        let playlist = &json["streamingPlaylists"][0];
+        assert_eq!(playlist["type"], 1);
+        assert_eq!(playlist["playlistUrl"], hls.playlist_url.as_str());
+        assert_eq!(
+            playlist["segmentsSha256Url"],
+            hls.segments_sha256_url.as_deref().expect("sha256 url")
+        );
+        let best = &playlist["files"][0];
+        let file = &hls.files[1];
+        assert_eq!(best["resolution"]["id"], 720);
+        assert_eq!(best["resolution"]["label"], "720p");
+        assert_eq!(best["fileUrl"], file.file_url.as_str());
+        assert_eq!(
+            best["torrentUrl"],
+            file.torrent_url.as_deref().expect("torrent")
+        );
+        assert_eq!(
+            best["magnetUri"],
+            file.magnet_uri.as_deref().expect("magnet")
+        );
+        assert_eq!(
+            best["playlistUrl"],
+            format!(
+                "{ORIGIN}/static/streaming-playlists/hls/{}/{}-720.m3u8",
+                v.uuid, v.uuid
+            )
+        );
+        assert_eq!(playlist["files"][1]["resolution"]["id"], 480);
+        assert_eq!(json["channel"]["ownerAccount"]["name"], "bob");
+        assert_eq!(json["account"]["description"], "All about bob");
+
+        // By shortUUID, by its number, and its description alone.
+        let (status, _, by_short) = get(
+            &node.state,
+            &format!("/api/v1/videos/{}", short_uuid(&v.uuid)),
+        )
+        .await;
+        assert_eq!((status, &by_short["uuid"]), (StatusCode::OK, &json["uuid"]));
+        let (status, _, by_id) = get(&node.state, &format!("/api/v1/videos/{}", json["id"])).await;
+        assert_eq!((status, &by_id["uuid"]), (StatusCode::OK, &json["uuid"]));
+        let (status, _, description) = get(
+            &node.state,
+            &format!("/api/v1/videos/{}/description", v.uuid),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(description["description"], json["description"]);
+    }
+
+    #[tokio::test]
+    async fn an_unlisted_remote_video_is_reached_by_uuid_only() {
+        let node = node();
+        let uuid = node.unlisted.uuid;
+        let (status, _, json) = get(&node.state, &format!("/api/v1/videos/{uuid}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(json["privacy"]["label"], "Unlisted");
+        let (status, content_type, _) =
+            get(&node.state, &format!("/api/v1/videos/{}", json["id"])).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(content_type.starts_with("application/problem+json"));
+    }
+
+    #[tokio::test]
+    async fn search_finds_remote_videos_and_unknown_ones_are_404() {
+        let node = node();
+        let state = &node.state;
+        for words in ["middle", "remote%20middle", "federation"] {
+            let uri = format!("/api/v1/search/videos?search={words}");
+            let (found, total) = names(state, &uri).await;
+            assert_eq!(
+                (found, total),
+                (owned(&[("Remote middle", false)]), 1),
+                "{words}"
+            );
+        }
+        let (found, _) = names(state, "/api/v1/search/videos?search=local").await;
+        assert_eq!(found.len(), 2);
+
+        for id in [Uuid::new_v4().to_string(), short_uuid(&Uuid::new_v4())] {
+            for path in [
+                format!("/api/v1/videos/{id}"),
+                format!("/api/v1/videos/{id}/description"),
+            ] {
+                let (status, content_type, json) = get(state, &path).await;
+                assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+                assert!(
+                    content_type.starts_with("application/problem+json"),
+                    "{path}"
+                );
+                assert_eq!(json["status"], 404);
+            }
+        }
+    }
 }
