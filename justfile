@@ -55,6 +55,15 @@ bench-tracker *ARGS: (deps "build")
     fi
     cargo run --release -p peerbox-p2p --example bench_tracker -- --tools "$tools" --peertube bench/tracker --dir target/bench-tracker {{ARGS}}
 
+# Activities per second through the ActivityPub inbox of a release node (plain HTTP; signed
+# Likes from one local actor over a few connections) against RSA-2048 signature verifications
+# per second on one core; prints medians, node CPU per activity, RSS and the ratios.
+# Extra options: --runs N, --activities N, --connections N.
+# Inbox benchmark: Peerbox's inbox against RSA verification.
+bench-inbox *ARGS: player
+    cargo build --release -p peerbox
+    cargo run --release -p peerbox-federation --example bench_inbox -- --peerbox target/release/peerbox --dir target/bench-inbox {{ARGS}}
+
 # Outputs in target/image/BOARD: peerbox-BOARD.img.xz, its .sha256, the Imager entry (Pi).
 # Options: --version V, --ota-key KEY.pub (update keys the box trusts), --xz-level N, --out DIR.
 # Build the appliance image of a board of board-configs/ (qemu-virt, rpi4, rpi5); needs root.

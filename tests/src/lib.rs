@@ -24,6 +24,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
+pub mod activitypub_peer;
+
 /// Password of the `admin` user that every node creates on its first start.
 const ADMIN_PASSWORD: &str = "admin-e2e-password";
 

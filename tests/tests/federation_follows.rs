@@ -113,6 +113,9 @@ fn nodes_serve_https_with_certificates_of_the_test_ca() {
 fn follows_bring_remote_videos_and_their_deletion() {
     let ca = TestCa::new();
     let (a, b, c) = (start(A, &ca), start(B, &ca), start(C, &ca));
+    // Published before anyone followed: A takes it from B's outbox once its follow is
+    // accepted.
+    let earlier = upload_published(&b, "Before the follow");
 
     follow_instance(&a, &b);
     let alice = a.create_account("alice", -1, -1);
@@ -124,11 +127,11 @@ fn follows_bring_remote_videos_and_their_deletion() {
     let mut list = Value::Null;
     let arrived = wait_until(Duration::from_secs(60), || {
         list = a.get_json("/api/v1/videos?count=100", None);
-        lists_video(&list, &from_b) && lists_video(&list, &from_c)
+        lists_video(&list, &from_b) && lists_video(&list, &from_c) && lists_video(&list, &earlier)
     });
     assert!(
         arrived,
-        "A's /api/v1/videos lacks B's or C's video after 60 s: {list}"
+        "A's /api/v1/videos lacks B's (new or earlier) or C's video after 60 s: {list}"
     );
     for v in list["data"].as_array().expect("data[]") {
         assert_eq!(v["isLocal"], false, "a remote video listed as local: {v}");
@@ -213,6 +216,77 @@ fn an_unsubscription_reaches_a_node_that_was_down() {
         "C still lists alice@{} as a follower of {channel} 120 s after it came back: {followers}",
         a.host()
     );
+}
+
+#[test]
+fn a_blocked_server_is_forgotten_and_cannot_be_followed_again() {
+    let ca = TestCa::new();
+    let (a, b) = (start(A, &ca), start(B, &ca));
+    let video = upload_published(&b, "Soon blocked");
+    follow_instance(&a, &b);
+    let arrived = wait_until(Duration::from_secs(60), || {
+        lists_video(&a.get_json("/api/v1/videos", None), &video)
+    });
+    assert!(arrived, "B's video never reached A");
+
+    let admin = a.admin();
+    let block = |host: String| {
+        send(
+            a.req(
+                Method::POST,
+                "/api/v1/server/blocklist/servers",
+                Some(&admin.token),
+            )
+            .json(&json!({ "host": host })),
+        )
+    };
+    expect_json(block(b.host()), StatusCode::NO_CONTENT);
+    let list = a.get_json("/api/v1/server/blocklist/servers", Some(&admin.token));
+    assert_eq!(list["data"][0]["blockedServer"]["host"], b.host(), "{list}");
+    // Blocking twice is a conflict; blocking oneself is refused.
+    assert_eq!(block(b.host()).status(), StatusCode::CONFLICT);
+    assert_eq!(block(a.host()).status(), StatusCode::CONFLICT);
+
+    let videos = a.get_json("/api/v1/videos", None);
+    assert!(
+        !lists_video(&videos, &video),
+        "B's video still listed: {videos}"
+    );
+    let following = a.get_json("/api/v1/server/following", None);
+    assert_eq!(following["total"], 0, "B still followed: {following}");
+    let again = send(
+        a.req(Method::POST, "/api/v1/server/following", Some(&admin.token))
+            .json(&json!({ "hosts": [b.host()] })),
+    );
+    assert_eq!(again.status(), StatusCode::FORBIDDEN);
+
+    // B's own deliveries are refused at A's inbox without a signature check.
+    let resp = send(
+        Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(ca.pem().as_bytes()).expect("CA"))
+            .build()
+            .expect("client")
+            .post(a.url("/inbox"))
+            .header("content-type", AP)
+            .body(
+                json!({
+                    "type": "Follow",
+                    "id": format!("https://{}/accounts/peertube/follows/1", b.host()),
+                    "actor": format!("https://{}/accounts/peertube", b.host()),
+                    "object": format!("https://{}/accounts/peertube", a.host()),
+                })
+                .to_string(),
+            ),
+    );
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+
+    let unblock = send(a.req(
+        Method::DELETE,
+        &format!("/api/v1/server/blocklist/servers/{}", b.host()),
+        Some(&admin.token),
+    ));
+    expect_json(unblock, StatusCode::NO_CONTENT);
+    follow_instance(&a, &b);
 }
 
 /// `GET /api/v1/video-channels/{channel}/followers` as the channel's owner.

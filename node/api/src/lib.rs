@@ -33,6 +33,21 @@ pub use routes::QueryPairs;
 pub use settings::ApiSettings;
 pub use upload::recover_uploads;
 
+/// What a remote look-up resolves to, or why it failed.
+pub type LookupFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + 'a>>;
+
+/// Fetches from other servers what a search names, as PeerTube's search does for URLs and
+/// handles. Federation implements it; the API only asks (the crates depend downward).
+pub trait RemoteLookup: Send + Sync {
+    /// Fetches the video at `url` (`/videos/watch/{uuid}` or `/w/{shortUUID}`) from its
+    /// origin and stores it; answers its ActivityPub id.
+    fn video<'a>(&'a self, url: &'a str) -> LookupFuture<'a>;
+    /// Resolves `name@host` or an actor URL to a remote channel and stores it; answers its
+    /// actor URL.
+    fn channel<'a>(&'a self, handle_or_url: &'a str) -> LookupFuture<'a>;
+}
+
 /// What every handler shares.
 pub struct AppState {
     /// Shared with the media workers.
@@ -50,6 +65,8 @@ pub struct AppState {
     /// Rung when which files may be seeded may have changed (torrents written, a video
     /// deleted or its privacy changed), so that the BitTorrent seeder follows at once.
     pub files_changed: Arc<tokio::sync::Notify>,
+    /// Set once at start by federation; without it searches find only what is stored.
+    remote_lookup: std::sync::OnceLock<Arc<dyn RemoteLookup>>,
 }
 
 /// Who viewed which video lately, so that a reload does not count twice.
@@ -115,7 +132,19 @@ impl AppState {
             jobs_paused: Default::default(),
             jobs_queued: Default::default(),
             files_changed: Default::default(),
+            remote_lookup: Default::default(),
         }))
+    }
+
+    /// Lets searches fetch from other servers; only the first call counts.
+    pub fn set_remote_lookup(&self, lookup: Arc<dyn RemoteLookup>) {
+        if self.remote_lookup.set(lookup).is_err() {
+            tracing::warn!("the remote look-up was set twice; the first one stays");
+        }
+    }
+
+    pub(crate) fn remote_lookup(&self) -> Option<&dyn RemoteLookup> {
+        self.remote_lookup.get().map(|l| l.as_ref())
     }
 
     /// The name chosen when the box was claimed, or the configured one.

@@ -6,6 +6,7 @@
 //! (`access`). It does no HTTP and no media work.
 
 pub mod access;
+mod comments;
 mod error;
 pub mod federation;
 mod ids;
@@ -21,6 +22,7 @@ mod users;
 mod video_changes;
 mod videos;
 
+pub use comments::{AccountRef, Comment, NewComment, Rating, VideoRating};
 pub use error::{CatalogError, Result};
 pub use federation::{
     ActorRef, Delivery, Follow, FollowState, RemoteActor, RemoteActorKind, RemoteFile, RemoteHls,

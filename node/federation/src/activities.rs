@@ -2,7 +2,7 @@
 //! run first) and what each does to the catalog. Every handler is idempotent, since senders
 //! retry and the same video arrives by Create and by several Announces.
 
-use peerbox_catalog::{ActorRef, FollowState, RemoteActor, RemoteActorKind};
+use peerbox_catalog::{ActorRef, FollowState, Rating, RemoteActor, RemoteActorKind};
 use serde_json::Value;
 
 use crate::Federation;
@@ -128,11 +128,13 @@ pub async fn process(fed: &Federation, activity: Activity) -> Result<(), String>
     }
     match activity.kind {
         Kind::Follow => on_follow(fed, &actor, &activity).await,
-        Kind::Accept => on_follow_answer(fed, &actor, &activity, FollowState::Accepted),
-        Kind::Reject => on_follow_answer(fed, &actor, &activity, FollowState::Rejected),
+        Kind::Accept => on_follow_answer(fed, &actor, &activity, FollowState::Accepted).await,
+        Kind::Reject => on_follow_answer(fed, &actor, &activity, FollowState::Rejected).await,
         Kind::Undo => on_undo(fed, &actor, &activity),
         Kind::Create | Kind::Update => match object_type(&activity.object) {
             Some("Video") => on_video(fed, &actor, &activity.object, false).await,
+            // PeerTube does not edit comments: an Update of a Note changes nothing.
+            Some("Note") if activity.kind == Kind::Create => fed.on_note(&actor, &activity),
             Some("Person" | "Group" | "Application" | "Service" | "Organization") => {
                 // An actor's new profile: fetch it from its origin rather than trust a copy.
                 fed.remote_actor(&actor.url, true).await.map(drop)
@@ -141,8 +143,10 @@ pub async fn process(fed: &Federation, activity: Activity) -> Result<(), String>
         },
         Kind::Delete => on_delete(fed, &actor, &activity),
         Kind::Announce => on_announce(fed, &actor, &activity).await,
-        // Likes, views, reports and comment moderation are counted by their origin; a
-        // following instance has nothing to keep of them yet.
+        Kind::Like => fed.on_rate(&actor, &activity, Rating::Like),
+        Kind::Dislike => fed.on_rate(&actor, &activity, Rating::Dislike),
+        // Views, reports and comment moderation are counted by their origin; a following
+        // instance has nothing to keep of them yet.
         _ => ignored(&activity, object_type(&activity.object)),
     }
 }
@@ -198,7 +202,7 @@ async fn on_follow(
 }
 
 /// Accept or Reject of a Follow this node sent.
-fn on_follow_answer(
+async fn on_follow_answer(
     fed: &Federation,
     actor: &RemoteActor,
     activity: &Activity,
@@ -224,6 +228,12 @@ fn on_follow_answer(
         .set_follow_state(follow.id, state)
         .map_err(text)?;
     tracing::info!(target = %actor.url, ?state, "follow answered");
+    if state == FollowState::Accepted {
+        match fed.import_outbox(actor).await {
+            Ok(n) => tracing::info!(actor = %actor.url, videos = n, "imported the outbox"),
+            Err(e) => tracing::info!(actor = %actor.url, "outbox not imported: {e}"),
+        }
+    }
     Ok(())
 }
 
@@ -252,6 +262,7 @@ fn on_undo(fed: &Federation, actor: &RemoteActor, activity: &Activity) -> Result
                 None => Ok(()),
             }
         }
+        Some("Like" | "Dislike") => fed.on_undo_rate(actor, activity),
         other => ignored(activity, other),
     }
 }
@@ -260,14 +271,10 @@ fn on_delete(fed: &Federation, actor: &RemoteActor, activity: &Activity) -> Resu
     let target = object_id(&activity.object).ok_or("Delete of nothing")?;
     if target == actor.url {
         // The actor itself is gone: its follows and videos go with it.
-        for follow in fed.catalog.follows_with_remote(&actor.url).map_err(text)? {
-            fed.catalog.remove_follow(follow.id).map_err(text)?;
-        }
-        let videos = fed
-            .catalog
-            .remove_remote_videos_of_actor(&actor.url)
-            .map_err(text)?;
-        tracing::info!(actor = %actor.url, videos, "remote actor deleted");
+        fed.forget_actor(&actor.url)?;
+        return Ok(());
+    }
+    if fed.on_delete_comment(actor, &target)? {
         return Ok(());
     }
     if let Some(video) = fed.catalog.remote_video(&target).map_err(text)? {
@@ -297,21 +304,77 @@ async fn on_announce(
     if !fed.follows(&actor.url)? {
         return Err(format!("{} is not followed here", actor.url));
     }
-    // Whatever came inline, the object is taken from its origin.
-    let object = fed
-        .client
-        .fetch_object(&url, Some(&fed.instance_signer))
-        .await
-        .map_err(|e| e.to_string())?;
-    if object_type(&object) != Some("Video") {
-        return ignored(activity, object_type(&object));
+    fed.import_video(&url).await
+}
+
+/// How many items of a newly followed actor's outbox are looked at.
+const OUTBOX_IMPORT_LIMIT: usize = 100;
+
+impl Federation {
+    /// Fetches the Video object at `url` from its origin (whatever came inline is not
+    /// trusted) and stores it, on behalf of a follow that asked for it.
+    pub(crate) async fn import_video(&self, url: &str) -> Result<(), String> {
+        let object = self
+            .client
+            .fetch_object(url, Some(&self.instance_signer))
+            .await
+            .map_err(text)?;
+        if object_type(&object) != Some("Video") {
+            return Err(format!("{url} is not a video"));
+        }
+        let video = parse_video_object(&object, chrono::Utc::now()).map_err(text)?;
+        let owner = self.remote_actor(&video.channel_url, false).await?;
+        on_video(self, &owner, &object, true).await
     }
-    let origin = object
-        .get("attributedTo")
-        .and_then(|a| attributed(a, "Group"))
-        .ok_or("the video has no channel")?;
-    let owner = fed.remote_actor(&origin, false).await?;
-    on_video(fed, &owner, &object, true).await
+
+    /// After a follow is accepted: the videos the actor published before, from its outbox
+    /// (the newest [`OUTBOX_IMPORT_LIMIT`] items), as PeerTube fetches a new following's
+    /// outbox.
+    async fn import_outbox(&self, actor: &RemoteActor) -> Result<usize, String> {
+        let Some(outbox) = &actor.outbox else {
+            return Ok(0);
+        };
+        let fetch = |url: String| async move {
+            self.client
+                .fetch_object(&url, Some(&self.instance_signer))
+                .await
+                .map_err(text)
+        };
+        let collection = fetch(outbox.clone()).await?;
+        let mut page = match collection.get("first") {
+            Some(Value::String(url)) => Some(fetch(url.clone()).await?),
+            Some(first @ Value::Object(_)) => Some(first.clone()),
+            _ => Some(collection),
+        };
+        let (mut seen, mut imported) = (0, 0);
+        while let Some(current) = page.take() {
+            let items = current
+                .get("orderedItems")
+                .or_else(|| current.get("items"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for item in items {
+                seen += 1;
+                if seen > OUTBOX_IMPORT_LIMIT {
+                    return Ok(imported);
+                }
+                let video = match object_type(&item) {
+                    Some("Create" | "Announce") => item.get("object").and_then(object_id),
+                    _ => None,
+                };
+                let Some(url) = video else { continue };
+                match self.import_video(&url).await {
+                    Ok(()) => imported += 1,
+                    Err(e) => tracing::debug!("outbox of {}: {url} not imported: {e}", actor.url),
+                }
+            }
+            if let Some(Value::String(next)) = current.get("next") {
+                page = Some(fetch(next.clone()).await?);
+            }
+        }
+        Ok(imported)
+    }
 }
 
 /// A video from its channel or account (Create, Update) or fetched after an Announce.
@@ -353,18 +416,6 @@ async fn on_video(
     fed.catalog.upsert_remote_video(&video).map_err(text)?;
     tracing::info!(video = %video.url, "remote video stored");
     Ok(())
-}
-
-/// The first id of the given type in an `attributedTo` list (or the string itself).
-fn attributed(value: &Value, kind: &str) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(items) => items
-            .iter()
-            .find(|i| object_type(i) == Some(kind))
-            .and_then(object_id),
-        _ => None,
-    }
 }
 
 fn text(e: impl std::fmt::Display) -> String {
@@ -436,18 +487,5 @@ mod tests {
             let err = Activity::parse(&bad).expect_err(field);
             assert!(err.contains(why), "{field}: {err}");
         }
-    }
-
-    #[test]
-    fn attributed_to_picks_the_channel() {
-        let list = json!([
-            {"type": "Person", "id": "https://b.example/accounts/bob"},
-            {"type": "Group", "id": "https://b.example/video-channels/bobs"},
-        ]);
-        assert_eq!(
-            attributed(&list, "Group").as_deref(),
-            Some("https://b.example/video-channels/bobs")
-        );
-        assert_eq!(attributed(&json!(3), "Group"), None);
     }
 }

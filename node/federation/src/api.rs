@@ -16,16 +16,34 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::Federation;
+use crate::blocklist::Blocked;
 
 /// The routes, on the API's state; `fed` reaches the handlers as an extension.
 pub fn router(fed: Arc<Federation>, state: SharedState) -> Router {
     Router::new()
+        .merge(crate::interactions_api::routes())
         .route(
             "/api/v1/server/following",
             get(server_following).post(follow_servers),
         )
         .route("/api/v1/server/following/{target}", delete(unfollow_server))
         .route("/api/v1/server/followers", get(server_followers))
+        .route(
+            "/api/v1/server/blocklist/servers",
+            get(blocked_servers).post(block_server),
+        )
+        .route(
+            "/api/v1/server/blocklist/servers/{host}",
+            delete(unblock_server),
+        )
+        .route(
+            "/api/v1/server/blocklist/accounts",
+            get(blocked_accounts).post(block_account),
+        )
+        .route(
+            "/api/v1/server/blocklist/accounts/{handle}",
+            delete(unblock_account),
+        )
         .route("/api/v1/server/followers/{handle}", delete(remove_follower))
         .route(
             "/api/v1/server/followers/{handle}/accept",
@@ -508,6 +526,124 @@ async fn channel_followers(
             .collect(),
         &q,
     )
+}
+
+/// PeerTube's server blocklist entry.
+fn blocked_server_json(host: &str) -> Value {
+    json!({"blockedServer": {"host": host}, "byAccount": null, "createdAt": null})
+}
+
+async fn blocked_servers(Extension(fed): Fed, _: AdminUser, q: QueryPairs) -> ApiResult<Json<Value>> {
+    let items = fed
+        .blocklist(Blocked::Servers)
+        .iter()
+        .map(|h| blocked_server_json(h))
+        .collect();
+    page(items, &q)
+}
+
+#[derive(Deserialize)]
+struct BlockServerBody {
+    host: String,
+}
+
+async fn block_server(
+    Extension(fed): Fed,
+    _: AdminUser,
+    body: Result<Json<BlockServerBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<StatusCode> {
+    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    if !valid_host(&body.host) {
+        return Err(ApiError::invalid_param("host", "Should have a valid host"));
+    }
+    if body.host.eq_ignore_ascii_case(&fed.settings.public_host) {
+        return Err(ApiError::conflict("You cannot block your own server."));
+    }
+    if !fed
+        .set_blocked(Blocked::Servers, &body.host, true)
+        .map_err(internal)?
+    {
+        return Err(ApiError::conflict("This server is already blocked."));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn unblock_server(
+    Extension(fed): Fed,
+    _: AdminUser,
+    Path(host): Path<String>,
+) -> ApiResult<StatusCode> {
+    match fed.set_blocked(Blocked::Servers, &host, false).map_err(internal)? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::not_found("Server block not found")),
+    }
+}
+
+async fn blocked_accounts(Extension(fed): Fed, _: AdminUser, q: QueryPairs) -> ApiResult<Json<Value>> {
+    let items = fed
+        .blocklist(Blocked::Accounts)
+        .iter()
+        .map(|url| {
+            let actor = fed.catalog.remote_actor(url).ok().flatten();
+            json!({
+                "blockedAccount": {
+                    "url": url,
+                    "name": actor.as_ref().map(|a| a.preferred_username.clone()),
+                    "host": crate::host_of(url),
+                },
+                "byAccount": null,
+                "createdAt": null,
+            })
+        })
+        .collect();
+    page(items, &q)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BlockAccountBody {
+    account_name: String,
+}
+
+async fn block_account(
+    Extension(fed): Fed,
+    _: AdminUser,
+    body: Result<Json<BlockAccountBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<StatusCode> {
+    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let actor = fed
+        .resolve_remote(&body.account_name)
+        .await
+        .map_err(unreachable)?;
+    if !fed
+        .set_blocked(Blocked::Accounts, &actor.url, true)
+        .map_err(internal)?
+    {
+        return Err(ApiError::conflict("This account is already blocked."));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn unblock_account(
+    Extension(fed): Fed,
+    _: AdminUser,
+    Path(handle): Path<String>,
+) -> ApiResult<StatusCode> {
+    let (name, host) = handle
+        .trim_start_matches('@')
+        .split_once('@')
+        .ok_or_else(|| ApiError::invalid_param("accountName", "Should be name@host"))?;
+    let blocked = fed.blocklist(Blocked::Accounts);
+    let url = fed
+        .catalog
+        .remote_actor_by_handle(name, host)
+        .map_err(internal)?
+        .into_iter()
+        .map(|a| a.url)
+        .find(|u| blocked.contains(u))
+        .ok_or_else(|| ApiError::not_found("Account block not found"))?;
+    fed.set_blocked(Blocked::Accounts, &url, false).map_err(internal)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[cfg(test)]

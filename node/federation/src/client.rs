@@ -56,8 +56,9 @@ const WEBFINGER_TYPES: &[&str] = &["application/jrd+json", "application/json"];
 
 #[derive(Debug, Clone)]
 pub struct ClientSettings {
-    /// Lets requests reach loopback, private and link-local addresses. Only for tests,
-    /// which run their peers on loopback.
+    /// Lets requests reach loopback addresses. Only for tests, which run their peers on
+    /// loopback; private, link-local and the other non-public addresses stay refused, so
+    /// that tests show the guard holding and never reach into a real network.
     pub allow_private_addresses: bool,
     /// PEM certificates trusted besides the built-in roots (a test CA).
     pub extra_ca_pem: Option<String>,
@@ -596,10 +597,13 @@ fn url_refusal(url: &Url, allow_private: bool) -> Option<String> {
         _ => return Some("the URL has no host".into()),
     };
     let literal = host.trim_start_matches('[').trim_end_matches(']');
-    match literal.parse::<IpAddr>() {
-        Ok(ip) if !allow_private => forbidden_address(ip).map(|class| format!("{ip} is {class}")),
-        _ => None,
-    }
+    let ip = literal.parse::<IpAddr>().ok()?;
+    refused_class(ip, allow_private).map(|class| format!("{ip} is {class}"))
+}
+
+/// The class of `ip` when it may not be reached; loopback only when `allow_loopback`.
+fn refused_class(ip: IpAddr, allow_loopback: bool) -> Option<&'static str> {
+    forbidden_address(ip).filter(|class| !(allow_loopback && *class == "loopback"))
 }
 
 /// The class of an address that federation must not reach, or `None` for a public one.
@@ -686,7 +690,7 @@ impl Resolve for GuardedResolver {
             let kept: Vec<SocketAddr> = found
                 .iter()
                 .copied()
-                .filter(|a| allow_private || forbidden_address(a.ip()).is_none())
+                .filter(|a| refused_class(a.ip(), allow_private).is_none())
                 .collect();
             if kept.is_empty() {
                 let why = match found.first() {
@@ -1038,6 +1042,21 @@ mod tests {
             matches!(finger, Err(ClientError::Forbidden(..))),
             "{finger:?}"
         );
+    }
+
+    #[test]
+    fn the_test_switch_lets_only_loopback_through() {
+        for (url, allowed) in [
+            ("https://127.0.0.9:8443/accounts/a", true),
+            ("https://[::1]/accounts/a", true),
+            ("https://10.1.2.3/videos/watch/x", false),
+            ("https://169.254.169.254/latest/meta-data/", false),
+            ("https://[::ffff:192.168.1.1]/inbox", false),
+            ("https://[fe80::1]/inbox", false),
+        ] {
+            let url = Url::parse(url).expect("URL");
+            assert_eq!(url_refusal(&url, true).is_none(), allowed, "{url}");
+        }
     }
 
     async fn object_server() -> TestServer {

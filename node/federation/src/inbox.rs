@@ -99,6 +99,10 @@ pub(crate) async fn receive(State(fed): State<Arc<Federation>>, req: Request) ->
         Err(e) => return problem(StatusCode::BAD_REQUEST, &e),
     };
     let sender_host = sender_host(&parts.headers).unwrap_or_else(|| activity.actor_host());
+    // A blocked server costs no signature check and no fetch.
+    if fed.is_blocked(&activity.actor) {
+        return problem(StatusCode::FORBIDDEN, "This server or account is blocked");
+    }
     if !fed.inbox_limiter.allow(&sender_host) {
         return problem(
             StatusCode::TOO_MANY_REQUESTS,

@@ -12,11 +12,13 @@
 mod activities;
 pub mod actors;
 pub mod api;
-mod blocklist;
+pub mod blocklist;
 pub mod client;
 pub mod delivery;
 pub mod discovery;
 mod inbox;
+mod interactions;
+pub mod interactions_api;
 pub mod jsonld;
 pub mod keys;
 mod local;
@@ -24,6 +26,7 @@ mod local_video;
 mod outbox;
 mod remote;
 mod routes;
+mod search;
 pub mod signatures;
 pub mod video_object;
 
@@ -148,6 +151,7 @@ impl Federation {
 
     /// Sends the queued deliveries and federates video changes until `stop`.
     pub fn spawn_workers(self: &Arc<Self>, stop: tokio_util::sync::CancellationToken) {
+        self.api.set_remote_lookup(search::lookup(self));
         let deliverer = self.deliverer.clone();
         let stop_delivery = stop.clone();
         tokio::spawn(async move { deliverer.run(stop_delivery.cancelled_owned()).await });

@@ -306,6 +306,51 @@ impl Federation {
         }
     }
 
+    /// A local actor's outbox: an Announce of each of its videos that federates, newest
+    /// first (the instance's outbox has them all), so that a new follower can fetch what
+    /// was published before it followed.
+    pub(crate) fn outbox_items(&self, actor_url: &str) -> Vec<Value> {
+        let Some(actor) = self.local_actor(actor_url) else {
+            return Vec::new();
+        };
+        let channels: Option<Vec<u64>> = match actor {
+            ActorRef::Instance => None,
+            ActorRef::Local(Owner::Channel(id)) => Some(vec![id]),
+            ActorRef::Local(Owner::Account(id)) => Some(
+                self.catalog
+                    .channels_of_account(id)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|c| c.id)
+                    .collect(),
+            ),
+            ActorRef::Remote(_) => return Vec::new(),
+        };
+        let base = &self.settings.public_url;
+        self.catalog
+            .videos()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|v| self.federates(v))
+            .filter(|v| {
+                channels
+                    .as_ref()
+                    .is_none_or(|c| c.contains(&v.attributes.channel_id))
+            })
+            .map(|v| {
+                json!({
+                    "type": "Announce",
+                    "id": format!("{actor_url}/announces/{}", v.uuid),
+                    "actor": actor_url,
+                    "object": format!("{base}/videos/watch/{}", v.uuid),
+                    "to": [PUBLIC],
+                    "cc": [format!("{actor_url}/followers")],
+                    "published": peerbox_api::format_date(&v.published_at),
+                })
+            })
+            .collect()
+    }
+
     /// Runs `federate_changed_videos` at start, whenever the catalog says a video changed,
     /// and every few minutes (a change whose delivery could not be queued is tried again).
     pub async fn run_video_changes(self: Arc<Self>, stop: tokio_util::sync::CancellationToken) {

@@ -313,6 +313,11 @@ async fn negotiate(State(fed): State<Arc<Federation>>, req: Request, next: Next)
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return next.run(req).await;
     }
+    if wants_activity_json(req.headers())
+        && let Some(document) = fed.interaction_document(req.uri().path(), req.uri().query())
+    {
+        return document;
+    }
     if let Some(uuid) = req.uri().path().strip_prefix("/videos/watch/")
         && wants_activity_json(req.headers())
     {
@@ -359,11 +364,13 @@ async fn negotiate(State(fed): State<Arc<Federation>>, req: Request, next: Next)
                 _ => "outbox",
             };
             let url = actor.url(base);
-            // Playlists and the outbox's past activities are not listed yet: empty.
+            // Playlists are not listed yet: empty.
             let items = match other {
                 Document::Followers => fed.follow_urls(&url, true),
                 Document::Following => fed.follow_urls(&url, false),
-                _ => Vec::new(),
+                Document::Outbox => fed.outbox_items(&url),
+                Document::Playlists => Vec::new(),
+                Document::Actor => Vec::new(),
             };
             actors::collection(&format!("{url}/{suffix}"), &items, page)
         }

@@ -18,6 +18,7 @@ mod images;
 mod markdown;
 mod oembed;
 mod page;
+mod remote;
 mod session;
 mod studio;
 mod updates;

@@ -1,5 +1,6 @@
 //! The watch page (`/w/{shortUUID}`, `/videos/watch/{uuid}`) and the embed
-//! (`/videos/embed/{id}`) with PeerTube's embed URL parameters.
+//! (`/videos/embed/{id}`) with PeerTube's embed URL parameters; those of videos received by
+//! federation are drawn by `remote`.
 
 use axum::Form;
 use axum::extract::{Path, RawQuery, State};
@@ -19,7 +20,7 @@ use crate::videos::{
     Owned, duration, embed_path, master_playlist_path, preview_path, private_media, views,
     watch_path,
 };
-use crate::{Shared, Web, markdown, oembed};
+use crate::{Shared, Web, markdown, oembed, remote};
 
 /// PeerTube's embed parameters; the watch page takes `start` and `stop` too.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,12 +171,31 @@ fn player(
     let token = private_media(v)
         .then_some(session.access_token.as_deref())
         .flatten();
-    let config = json!({
+    let media = json!({
         "src": src,
         "uuid": v.uuid,
         "duration": v.duration,
         "token": token,
         "password": password,
+        "segmentsSha256Url": hls.map(|h| format!("{}/{}", crate::videos::hls_base_path(v), h.segments_sha256)),
+        // PeerTube's swarm id: the master playlist's public URL, whatever address the page
+        // was reached at, so that every viewer joins the swarm the tracker knows.
+        "swarmId": web.url(&src),
+        "trackerUrls": web.ctx.tracker_urls,
+    });
+    player_element(web, media, preview_path(v).as_deref(), params, resume)
+}
+
+/// The player: `media` (source, swarm, trackers) and the viewer's parameters become the
+/// JSON that player.js reads.
+pub(crate) fn player_element(
+    web: &Web,
+    mut media: serde_json::Value,
+    poster: Option<&str>,
+    params: &PlayerParams,
+    resume: bool,
+) -> Markup {
+    let viewer = json!({
         "start": params.start,
         "stop": params.stop,
         "loop": params.loop_,
@@ -186,17 +206,15 @@ fn player(
         "subtitle": params.subtitle,
         "playbackRate": params.playback_rate,
         "resume": resume,
-        "segmentsSha256Url": hls.map(|h| format!("{}/{}", crate::videos::hls_base_path(v), h.segments_sha256)),
-        // PeerTube's swarm id: the master playlist's public URL, whatever address the page
-        // was reached at, so that every viewer joins the swarm the tracker knows.
-        "swarmId": web.url(&src),
-        "trackerUrls": web.ctx.tracker_urls,
         "iceServers": ice_servers(&web.ctx.stun_servers),
         "captions": [],
     });
+    if let (Some(config), serde_json::Value::Object(viewer)) = (media.as_object_mut(), viewer) {
+        config.extend(viewer);
+    }
     html! {
-        div.player tabindex="0" aria-label="Video player" data-config=(config.to_string()) {
-            video playsinline preload="metadata" poster=[preview_path(v)] {}
+        div.player tabindex="0" aria-label="Video player" data-config=(media.to_string()) {
+            video playsinline preload="metadata" poster=[poster] {}
             p.player-status role="status" aria-live="polite" {}
             div.player-menus {}
             @if params.controls {
@@ -472,7 +490,17 @@ fn watch_response(
     password: Option<&str>,
 ) -> WebResult {
     let params = PlayerParams::parse(raw);
-    match gate(web, session, id, password)? {
+    let gate = match gate(web, session, id, password) {
+        // Not one of ours: perhaps one received by federation.
+        Err(WebError::NotFound) => {
+            return match web.remote_video(id)? {
+                Some(v) => Ok(remote::watch_page(web, session, &v, &params)),
+                None => Err(WebError::NotFound),
+            };
+        }
+        other => other?,
+    };
+    match gate {
         Gate::Open(owned) => {
             Ok(watch_page(web, session, &owned, &params, password).into_response())
         }
@@ -520,7 +548,7 @@ pub async fn watch_with_password(
     )
 }
 
-fn embed_document(web: &Web, title: &str, body: Markup) -> Response {
+pub(crate) fn embed_document(web: &Web, title: &str, body: Markup) -> Response {
     let meta = Meta {
         title: title.to_string(),
         noindex: true,
@@ -588,6 +616,9 @@ pub async fn embed(
             ));
         }
         Err(WebError::NotFound) => {
+            if let Some(v) = web.remote_video(&id)? {
+                return Ok(remote::embed(&web, &v, &params));
+            }
             return Ok(embed_message(
                 &web,
                 StatusCode::NOT_FOUND,

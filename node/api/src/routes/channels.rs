@@ -3,12 +3,15 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use peerbox_catalog::{Account, Channel, ChannelChanges, User};
+use peerbox_catalog::{Account, Channel, ChannelChanges, RemoteActor, RemoteActorKind, User};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use super::list::{QueryPairs, filter_videos, paginate};
+use super::videos::{is_uri_search, url_parts};
 use crate::auth::{AuthUser, Viewer};
 use crate::error::{ApiError, ApiResult};
+use crate::format::date;
 use crate::validate::{Fields, check_actor_name, check_len};
 use crate::{AppState, SharedState};
 
@@ -119,8 +122,126 @@ pub async fn list(State(state): State<SharedState>, q: QueryPairs) -> ApiResult<
     })?))
 }
 
-pub async fn search(State(state): State<SharedState>, q: QueryPairs) -> ApiResult<Json<Value>> {
-    let needle = q.one("search").unwrap_or("").trim().to_lowercase();
+/// `name@host` or `@name@host` (PeerTube's test for a WebFinger search): the two parts.
+fn handle_parts(search: &str) -> Option<(&str, &str)> {
+    let (name, host) = search.strip_prefix('@').unwrap_or(search).split_once('@')?;
+    let ok = |p: &str| !p.is_empty() && !p.contains(['@', ' ']);
+    (ok(name) && ok(host)).then_some((name, host))
+}
+
+/// The channel name in a channel page path: `/video-channels/{name}` or `/c/{name}`.
+fn channel_name_in(path: &str) -> Option<&str> {
+    let rest = path
+        .strip_prefix("/video-channels/")
+        .or_else(|| path.strip_prefix("/c/"))?;
+    let name = rest.split('/').next().unwrap_or(rest);
+    (!name.is_empty()).then_some(name)
+}
+
+/// The number `remote_video_json` gives the same remote actor: PeerTube clients see one id
+/// for a channel in videos and in searches.
+fn remote_actor_id(url: &str) -> u64 {
+    const BASE: u64 = 1 << 52;
+    let digest = Sha256::digest(url.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    BASE | (u64::from_be_bytes(first) & (BASE - 1))
+}
+
+impl AppState {
+    /// PeerTube's VideoChannel of a remote channel; its images stay at the origin.
+    fn remote_channel_json(&self, c: &RemoteActor) -> Value {
+        let owner = c
+            .attributed_to
+            .as_deref()
+            .and_then(|url| self.catalog.remote_actor(url).ok().flatten());
+        let images = |a: &RemoteActor| -> Vec<Value> {
+            a.avatar_url
+                .iter()
+                .map(|u| json!({ "width": null, "height": null, "path": url_parts(u).map(|(_, p)| p.to_string()), "fileUrl": u, "createdAt": date(&a.fetched_at), "updatedAt": date(&a.fetched_at) }))
+                .collect()
+        };
+        let summary = |a: &RemoteActor| {
+            json!({
+                "id": remote_actor_id(&a.url),
+                "name": a.preferred_username,
+                "displayName": a.name,
+                "url": a.url,
+                "host": a.host,
+                "avatars": images(a),
+                "description": a.summary,
+                "isLocal": false,
+                "followingCount": 0,
+                "followersCount": 0,
+                "createdAt": date(&a.fetched_at),
+                "updatedAt": date(&a.fetched_at),
+                "banners": [],
+            })
+        };
+        let mut json = summary(c);
+        crate::format::merge(
+            &mut json,
+            json!({ "support": null, "ownerAccount": owner.as_ref().map(summary) }),
+        );
+        json
+    }
+
+    /// The channel a handle or URL names, as PeerTube's channel search answers them: one
+    /// of this node's, one already known, or, for signed-in users only (PeerTube's
+    /// `search.remoteUri`), one fetched from its server now. Whatever fails finds nothing.
+    async fn channel_named(&self, search: &str, viewer: Option<&User>) -> ApiResult<Option<Value>> {
+        let local = match (url_parts(search), handle_parts(search)) {
+            (Some((host, path)), _) => Some(host).zip(channel_name_in(path).map(str::to_string)),
+            (None, Some((name, host))) => Some((host.to_ascii_lowercase(), name.to_string())),
+            (None, None) => return Ok(None),
+        };
+        if let Some((_, name)) =
+            local.filter(|(host, _)| host.eq_ignore_ascii_case(self.settings.public_host()))
+        {
+            return self
+                .catalog
+                .channel_by_name(&name)?
+                .map(|c| self.channel_json(&c))
+                .transpose();
+        }
+        let group = |a: &RemoteActor| a.kind == RemoteActorKind::Group;
+        let (Some(_), Some(lookup)) = (viewer, self.remote_lookup()) else {
+            let known = match handle_parts(search) {
+                Some((name, host)) if !is_uri_search(search) => self
+                    .catalog
+                    .remote_actor_by_handle(name, &host.to_ascii_lowercase())?
+                    .into_iter()
+                    .find(group),
+                _ => self.catalog.remote_actor(search)?.filter(group),
+            };
+            return Ok(known.map(|a| self.remote_channel_json(&a)));
+        };
+        match lookup.channel(search).await {
+            Ok(url) => Ok(self
+                .catalog
+                .remote_actor(&url)?
+                .filter(group)
+                .map(|a| self.remote_channel_json(&a))),
+            Err(e) => {
+                tracing::info!("search: no channel found for {search}: {e}");
+                Ok(None)
+            }
+        }
+    }
+}
+
+pub async fn search(
+    State(state): State<SharedState>,
+    Viewer(viewer): Viewer,
+    q: QueryPairs,
+) -> ApiResult<Json<Value>> {
+    let search = q.one("search").unwrap_or("").trim();
+    if is_uri_search(search) || handle_parts(search).is_some() {
+        let data: Vec<Value> = Vec::from_iter(state.channel_named(search, viewer.as_ref()).await?);
+        return Ok(Json(json!({ "total": data.len(), "data": data })));
+    }
+    // `@name` searches for `name`.
+    let needle = search.trim_start_matches('@').to_lowercase();
     let found = state
         .catalog
         .channels()?

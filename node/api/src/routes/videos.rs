@@ -118,12 +118,90 @@ fn matches_search(video: &impl Listable, needle: &str) -> bool {
             .any(|t| t.to_lowercase() == needle || words.contains(&t.to_lowercase().as_str()))
 }
 
+/// PeerTube looks a search that is a URL up rather than matching words.
+pub(super) fn is_uri_search(search: &str) -> bool {
+    search.starts_with("http://") || search.starts_with("https://")
+}
+
+/// `host[:port]` (lowercased) and path (without query or fragment) of an http(s) URL.
+pub(super) fn url_parts(url: &str) -> Option<(String, &str)> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let (authority, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    (!authority.is_empty()).then(|| (authority.to_ascii_lowercase(), path))
+}
+
+/// The id in a watch page path: `/videos/watch/{id}` or `/w/{id}`.
+fn watch_id(path: &str) -> Option<&str> {
+    let id = path
+        .strip_prefix("/videos/watch/")
+        .or_else(|| path.strip_prefix("/w/"))?
+        .trim_end_matches('/');
+    (!id.is_empty() && !id.contains('/')).then_some(id)
+}
+
+impl AppState {
+    /// The video a URL names, as PeerTube's search answers a URL: one of this node's (if the
+    /// viewer may see it), one already received, or, for signed-in users only (PeerTube's
+    /// `search.remoteUri`), one fetched from its origin now. Whatever fails finds nothing.
+    async fn video_at_url(
+        &self,
+        url: &str,
+        viewer: Option<&User>,
+        headers: &HeaderMap,
+    ) -> ApiResult<Option<AnyVideo>> {
+        let Some((host, path)) = url_parts(url) else {
+            return Ok(None);
+        };
+        let named = watch_id(path).and_then(VideoRef::parse);
+        if host.eq_ignore_ascii_case(self.settings.public_host()) {
+            let Some(r) = named else { return Ok(None) };
+            return Ok(self
+                .catalog
+                .video(r)?
+                .filter(|v| self.check_can_see(viewer, v, r.is_uuid(), headers).is_ok())
+                .map(AnyVideo::Local));
+        }
+        let stored = match named {
+            Some(VideoRef::Uuid(uuid)) => self.catalog.remote_video_by_uuid(uuid)?,
+            _ => self.catalog.remote_video(url)?,
+        };
+        if let Some(v) = stored.filter(|v| url_parts(&v.url).is_some_and(|(h, _)| h == host)) {
+            return Ok(Some(AnyVideo::Remote(v)));
+        }
+        let (Some(_), Some(lookup)) = (viewer, self.remote_lookup()) else {
+            return Ok(None);
+        };
+        match lookup.video(url).await {
+            Ok(id) => Ok(self.catalog.remote_video(&id)?.map(AnyVideo::Remote)),
+            Err(e) => {
+                tracing::info!("search: no video fetched from {url}: {e}");
+                Ok(None)
+            }
+        }
+    }
+}
+
 pub async fn search(
     State(state): State<SharedState>,
     Viewer(viewer): Viewer,
+    headers: HeaderMap,
     q: QueryPairs,
 ) -> ApiResult<Json<Value>> {
-    let needle = q.one("search").unwrap_or("").trim().to_lowercase();
+    let search = q.one("search").unwrap_or("").trim();
+    if is_uri_search(search) {
+        let found = state
+            .video_at_url(search, viewer.as_ref(), &headers)
+            .await?;
+        let data: Vec<Value> = found
+            .iter()
+            .map(|v| v.to_json(&state))
+            .collect::<ApiResult<_>>()?;
+        return Ok(Json(json!({ "total": data.len(), "data": data })));
+    }
+    let needle = search.to_lowercase();
     let found = state
         .local_and_remote_videos(&q)?
         .into_iter()
@@ -419,7 +497,9 @@ mod tests {
             following: Some(format!("{url}/following")),
             public_key_id: format!("{url}#main-key"),
             public_key_pem: "-----BEGIN PUBLIC KEY-----".into(),
-            attributed_to: None,
+            // bob owns every channel.
+            attributed_to: (kind == RemoteActorKind::Group)
+                .then(|| format!("{ORIGIN}/accounts/bob")),
             avatar_url: Some(format!("{ORIGIN}/lazy-static/avatars/{name}.png")),
             profile_url: Some(url.clone()),
             fetched_at: Utc::now(),
@@ -717,6 +797,91 @@ mod tests {
                 );
                 assert_eq!(json["status"], 404);
             }
+        }
+    }
+
+    /// `(total, names)` of a search answer.
+    async fn search(state: &SharedState, path: &str, search: &str) -> (u64, Vec<String>) {
+        let query: String = form_urlencoded::byte_serialize(search.as_bytes()).collect();
+        let (status, _, json) = get(state, &format!("{path}?search={query}")).await;
+        assert_eq!(status, StatusCode::OK, "{search}: {json}");
+        let names = json["data"].as_array().expect("data").iter();
+        let names = names.map(|v| v["name"].as_str().unwrap_or_default().to_string());
+        (json["total"].as_u64().expect("total"), names.collect())
+    }
+
+    #[tokio::test]
+    async fn a_url_search_finds_the_video_it_names_or_nothing() {
+        let node = node();
+        let state = &node.state;
+        let v = &node.remote;
+        let short = short_uuid(&v.uuid);
+        let videos = "/api/v1/search/videos";
+        for url in [
+            v.url.clone(),
+            format!("{ORIGIN}/w/{short}"),
+            format!("{ORIGIN}/w/{short}?start=30"),
+            format!("{ORIGIN}/videos/watch/{}", v.uuid),
+        ] {
+            let found = search(state, videos, &url).await;
+            assert_eq!(found, (1, vec!["Remote middle".to_string()]), "{url}");
+        }
+        // An unlisted video is found by its URL, as anyone with the link sees it.
+        let unlisted = search(state, videos, &node.unlisted.url).await;
+        assert_eq!(unlisted.0, 1);
+        let (_, _, list) = get(state, "/api/v1/videos?isLocal=true").await;
+        let local = list["data"][0]["uuid"].as_str().expect("uuid");
+        let found = search(
+            state,
+            videos,
+            &format!("http://peerbox.test/videos/watch/{local}"),
+        )
+        .await;
+        assert_eq!(found, (1, vec!["Local new".to_string()]));
+        // Unknown ids, the same id on another server, and garbage find nothing; no one is
+        // signed in, so nothing is fetched.
+        for url in [
+            format!("{ORIGIN}/w/{}", short_uuid(&Uuid::new_v4())),
+            format!("https://elsewhere.example/videos/watch/{}", v.uuid),
+            "https://".to_string(),
+            "https:// /w/ ".to_string(),
+            "http://peerbox.test/w/nothing".to_string(),
+        ] {
+            assert_eq!(search(state, videos, &url).await, (0, vec![]), "{url}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_handle_search_finds_the_channel_it_names_or_nothing() {
+        let node = node();
+        let state = &node.state;
+        let channels = "/api/v1/search/video-channels";
+        for handle in [
+            "bob_channel@tube.example",
+            "@bob_channel@tube.example",
+            "https://tube.example/video-channels/bob_channel",
+        ] {
+            let query: String = form_urlencoded::byte_serialize(handle.as_bytes()).collect();
+            let (status, _, json) = get(state, &format!("{channels}?search={query}")).await;
+            assert_eq!(status, StatusCode::OK, "{handle}: {json}");
+            assert_eq!(json["total"], 1, "{handle}: {json}");
+            let channel = &json["data"][0];
+            assert_eq!(channel["name"], "bob_channel", "{json}");
+            assert_eq!(channel["host"], "tube.example", "{json}");
+            assert_eq!(channel["isLocal"], false, "{json}");
+            assert_eq!(channel["ownerAccount"]["name"], "bob", "{json}");
+            // The same number as in the videos of the channel.
+            let (_, _, video) = get(state, &format!("/api/v1/videos/{}", node.remote.uuid)).await;
+            assert_eq!(channel["id"], video["channel"]["id"], "{json}");
+        }
+        // An account is not a channel; unknown handles find nothing without a signed-in user.
+        for handle in [
+            "bob@tube.example",
+            "nobody@tube.example",
+            "a@b@c",
+            "https://tube.example/c/x",
+        ] {
+            assert_eq!(search(state, channels, handle).await.0, 0, "{handle}");
         }
     }
 }
