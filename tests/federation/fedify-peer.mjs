@@ -8,7 +8,8 @@
 //
 // NODE_EXTRA_CA_CERTS must name the CA of the server it talks to. It prints one JSON line
 // per event on stdout ({"event": "listening" | "lookup" | "follow-sent" | "accept" |
-// "create" | "announce" | "undo-sent" | "error", ...}) and takes one JSON command per line on stdin:
+// "create" | "announce" | "undo-sent" | "error", ...}) and takes one JSON command per
+// line on stdin:
 //   {"lookup": "@name@host"}   looks the actor up (WebFinger, then the actor document)
 //   {"follow": "@name@host"}   looks it up and sends it a signed Follow from alice
 //   {"unfollow": "@name@host"} sends it an Undo of that Follow
@@ -17,13 +18,13 @@ import { randomUUID, webcrypto } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:https'
 import { createInterface } from 'node:readline'
+import { Writable } from 'node:stream'
 import { parseArgs } from 'node:util'
 import {
   Accept, Announce, Create, Endpoints, Follow, Link, MemoryKvStore, Person, Undo, Video,
   createFederation, generateCryptoKeyPair
 } from '@fedify/fedify'
 import { configure, getStreamSink } from '@logtape/logtape'
-import { Writable } from 'node:stream'
 
 // Node 18 (Debian 12's) has Web Crypto's globals only behind a flag; Fedify uses them.
 globalThis.crypto ??= webcrypto
@@ -180,6 +181,10 @@ const commands = {
   }
 }
 
+server.on('error', error => {
+  emit({ event: 'error', where: 'listen', error: String(error) })
+  process.exit(1)
+})
 server.listen(Number(port), host, () => {
   emit({ event: 'listening', actor: ctx().getActorUri(USER).href })
   createInterface({ input: process.stdin }).on('line', async line => {
@@ -195,5 +200,5 @@ server.listen(Number(port), host, () => {
   })
 })
 
-// The test closes stdin when it is done.
+// It ends when its stdin closes, if it is not killed first.
 process.stdin.on('end', () => server.close(() => process.exit(0)))

@@ -289,6 +289,80 @@ fn a_blocked_server_is_forgotten_and_cannot_be_followed_again() {
     follow_instance(&a, &b);
 }
 
+#[test]
+fn with_manual_approval_a_follower_waits_for_the_administrator() {
+    let ca = TestCa::new();
+    let a = start(A, &ca);
+    let mut env = NODE_ENV.to_vec();
+    env.push(("PEERBOX_FEDERATION_MANUAL_APPROVAL", "true"));
+    let b = Node::start_https(B, &ca, &env);
+    let admin = a.admin();
+    let resp = send(
+        a.req(Method::POST, "/api/v1/server/following", Some(&admin.token))
+            .json(&json!({ "hosts": [b.host()] })),
+    );
+    expect_json(resp, StatusCode::NO_CONTENT);
+    let mut followers = Value::Null;
+    let waiting = wait_until(Duration::from_secs(30), || {
+        followers = b.get_json("/api/v1/server/followers?state=pending", None);
+        lists_actor(
+            &followers,
+            "follower",
+            "peertube",
+            &a.host(),
+            Some("pending"),
+        )
+    });
+    assert!(
+        waiting,
+        "B does not list A as a pending follower: {followers}"
+    );
+    let following = a.get_json("/api/v1/server/following", None);
+    assert!(
+        lists_actor(
+            &following,
+            "following",
+            "peertube",
+            &b.host(),
+            Some("pending")
+        ),
+        "A's follow is not pending: {following}"
+    );
+
+    let b_admin = b.admin();
+    let handle = format!("peertube@{}", a.host());
+    let accept = |what: &str| {
+        send(b.req(
+            Method::POST,
+            &format!("/api/v1/server/followers/{handle}/{what}"),
+            Some(&b_admin.token),
+        ))
+    };
+    // Only an administrator answers.
+    let alice = b.create_account("alice", -1, -1);
+    let refused = send(b.req(
+        Method::POST,
+        &format!("/api/v1/server/followers/{handle}/accept"),
+        Some(&alice.token),
+    ));
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    expect_json(accept("accept"), StatusCode::NO_CONTENT);
+    // An accepted follow is not pending any more.
+    assert_eq!(accept("reject").status(), StatusCode::FORBIDDEN);
+    let mut following = Value::Null;
+    let accepted = wait_until(Duration::from_secs(30), || {
+        following = a.get_json("/api/v1/server/following", None);
+        lists_actor(
+            &following,
+            "following",
+            "peertube",
+            &b.host(),
+            Some("accepted"),
+        )
+    });
+    assert!(accepted, "A's follow was not accepted: {following}");
+}
+
 /// `GET /api/v1/video-channels/{channel}/followers` as the channel's owner.
 fn channel_followers(node: &Node, owner: &Account, channel: &str) -> Value {
     node.get_json(

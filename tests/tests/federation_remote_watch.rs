@@ -4,7 +4,8 @@
 //! it in a real browser from B's playlist, announcing to B's tracker (B's swarm, not A's).
 //! A channel handle `@name@host` is found the same way. URLs that cannot be fetched
 //! (unreachable, garbage, or private addresses on a node that refuses them) find nothing,
-//! with 200, as PeerTube answers. Text from B stays text on A's pages.
+//! with 200, as PeerTube answers, and a blocked server is not searched. Text from B stays
+//! text on A's pages.
 
 use std::path::Path;
 use std::process::Command;
@@ -207,6 +208,20 @@ fn a_video_found_by_its_url_plays_here_from_its_origin() {
     let sockets = report["sockets"].to_string();
     assert!(sockets.contains(&b_tracker), "{sockets}");
     assert!(!sockets.contains(&a_tracker), "{sockets}");
+
+    // Once A's administrator blocks B, searches no longer reach it.
+    let admin = a.admin();
+    let blocked = send(
+        a.req(
+            Method::POST,
+            "/api/v1/server/blocklist/servers",
+            Some(&admin.token),
+        )
+        .json(&json!({ "host": b.host() })),
+    );
+    expect_json(blocked, StatusCode::NO_CONTENT);
+    let found = search_channels(&a, &format!("@{channel}@{}", b.host()), Some(&alice.token));
+    assert_eq!(found["total"], 0, "a blocked server's channel: {found}");
 }
 
 fn search_videos(node: &Node, search: &str, token: Option<&str>) -> Value {

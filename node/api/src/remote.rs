@@ -120,7 +120,7 @@ impl AppState {
     }
 
     /// The full account or channel of a remote actor, as video details show them.
-    fn remote_actor_json(&self, url: &str) -> Value {
+    pub(crate) fn remote_actor_json(&self, url: &str) -> Value {
         let actor = self.stored_remote_actor(url);
         let mut json = self.remote_actor_summary(url, actor.as_ref());
         let fetched = actor.as_ref().map(|a| date(&a.fetched_at));

@@ -319,12 +319,17 @@ impl Federation {
             .fetch_object(url, Some(&self.instance_signer))
             .await
             .map_err(text)?;
-        if object_type(&object) != Some("Video") {
-            return Err(format!("{url} is not a video"));
+        self.import_video_object(&object).await
+    }
+
+    /// Stores a Video object fetched from its origin.
+    pub(crate) async fn import_video_object(&self, object: &Value) -> Result<(), String> {
+        if object_type(object) != Some("Video") {
+            return Err("not a video".into());
         }
-        let video = parse_video_object(&object, chrono::Utc::now()).map_err(text)?;
+        let video = parse_video_object(object, chrono::Utc::now()).map_err(text)?;
         let owner = self.remote_actor(&video.channel_url, false).await?;
-        on_video(self, &owner, &object, true).await
+        on_video(self, &owner, object, true).await
     }
 
     /// After a follow is accepted: the videos the actor published before, from its outbox

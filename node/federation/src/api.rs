@@ -304,12 +304,7 @@ async fn accept_follower(
     _: AdminUser,
     Path(handle): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let follow = find_follower(&fed, &handle)?;
-    if follow.state != FollowState::Pending {
-        return Err(ApiError::forbidden("This follow is not pending"));
-    }
-    fed.answer_follower(&follow, true).map_err(internal)?;
-    Ok(StatusCode::NO_CONTENT)
+    answer_pending(&fed, &handle, true)
 }
 
 async fn reject_follower(
@@ -317,11 +312,16 @@ async fn reject_follower(
     _: AdminUser,
     Path(handle): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let follow = find_follower(&fed, &handle)?;
+    answer_pending(&fed, &handle, false)
+}
+
+/// An administrator's answer to a follower waiting for approval.
+fn answer_pending(fed: &Federation, handle: &str, accept: bool) -> ApiResult<StatusCode> {
+    let follow = find_follower(fed, handle)?;
     if follow.state != FollowState::Pending {
         return Err(ApiError::forbidden("This follow is not pending"));
     }
-    fed.answer_follower(&follow, false).map_err(internal)?;
+    fed.answer_follower(&follow, accept).map_err(internal)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -860,7 +860,7 @@ impl Federation {
             Ok(u) => u,
             Err(e) => return internal(e),
         };
-        let mut document = match &comment.author {
+        let document = match &comment.author {
             None => tombstone(&comment, &in_reply_to),
             Some(AccountRef::Local(id)) => {
                 let Some(author) = self.actor_url(&ActorRef::Local(Owner::Account(*id))) else {
@@ -871,8 +871,7 @@ impl Federation {
             }
             Some(AccountRef::Remote(_)) => return not_found("Video comment not found"),
         };
-        document = with_context(document);
-        ap_json(&document)
+        ap_json(&with_context(document))
     }
 
     fn ratings_collection(&self, video: &str, kind: &str, page: Option<u64>) -> Response {

@@ -24,6 +24,7 @@ pub mod keys;
 mod local;
 mod local_video;
 mod outbox;
+mod refresh;
 mod remote;
 mod routes;
 mod search;
@@ -155,6 +156,7 @@ impl Federation {
         let deliverer = self.deliverer.clone();
         let stop_delivery = stop.clone();
         tokio::spawn(async move { deliverer.run(stop_delivery.cancelled_owned()).await });
+        tokio::spawn(self.clone().run_refresh(stop.clone()));
         tokio::spawn(self.clone().run_video_changes(stop));
     }
 

@@ -100,7 +100,15 @@ impl KeyResolver for ActorKeys<'_> {
                 (url, None)
             }
         };
-        let actor = fed.remote_actor(&actor_url, refresh).await?;
+        let mut actor = fed.remote_actor(&actor_url, refresh).await?;
+        // A key id the stored actor does not have: the actor may have rotated its key.
+        if !refresh
+            && wanted_key
+                .as_ref()
+                .is_some_and(|k| *k != actor.public_key_id)
+        {
+            actor = fed.remote_actor(&actor_url, true).await?;
+        }
         if wanted_key.is_some_and(|k| k != actor.public_key_id) {
             return Err(format!("{} has no key {key_id:?}", actor.url));
         }

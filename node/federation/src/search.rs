@@ -9,6 +9,7 @@ use peerbox_api::{LookupFuture, RemoteLookup};
 use peerbox_catalog::{RemoteActorKind, VideoRef};
 
 use crate::Federation;
+use crate::video_object::parse_video_object;
 
 /// The hook the API calls. It holds the federation weakly: the API's state outlives no
 /// federation, and holding it strongly would make a cycle.
@@ -91,13 +92,20 @@ impl Federation {
         if self.is_blocked(&id) {
             return Err(format!("the server of {id} is blocked"));
         }
-        self.import_video(&id).await?;
-        // PeerTube's and this node's Video objects have the watch URL as their id.
-        self.catalog
-            .remote_video(&id)
-            .map_err(|e| e.to_string())?
-            .map(|v| v.url)
-            .ok_or_else(|| format!("{id} answered with a video of another id"))
+        let object = self
+            .client
+            .fetch_object(&id, Some(&self.instance_signer))
+            .await
+            .map_err(|e| e.to_string())?;
+        let video = parse_video_object(&object, chrono::Utc::now()).map_err(|e| e.to_string())?;
+        if let Some(owner) = [&video.channel_url, &video.account_url]
+            .into_iter()
+            .find(|owner| self.is_blocked(owner))
+        {
+            return Err(format!("{owner} is blocked"));
+        }
+        self.import_video_object(&object).await?;
+        Ok(video.url)
     }
 
     /// Resolves `name@host` (a leading `@` allowed) or a channel URL to a remote channel,

@@ -187,7 +187,7 @@ pub struct PublicKey {
 /// Finds the key of a `keyId` (from a cache, or by fetching the actor).
 pub trait KeyResolver {
     /// `refresh`: what was known did not verify (the actor may have rotated its key);
-    /// fetch the actor again.
+    /// fetch the actor again. An error is final: the verifier does not ask again.
     fn resolve(
         &self,
         key_id: &KeyId,
@@ -259,7 +259,6 @@ pub async fn verify_request<R: KeyResolver>(
     let signing_string = signing_string(req, &params)?;
     let signature =
         Signature::try_from(params.signature.as_slice()).map_err(|_| SignatureError::Invalid)?;
-    let mut last = SignatureError::Invalid;
     for refresh in [false, true] {
         match keys.resolve(&key_id, refresh).await {
             Ok(found) => {
@@ -273,12 +272,13 @@ pub async fn verify_request<R: KeyResolver>(
                         owner: found.owner,
                     });
                 }
-                last = SignatureError::Invalid;
             }
-            Err(e) => last = SignatureError::KeyUnavailable(e),
+            // The resolver already fetched what it could: asking again would wait for a
+            // stalled or broken server a second time.
+            Err(e) => return Err(SignatureError::KeyUnavailable(e)),
         }
     }
-    Err(last)
+    Err(SignatureError::Invalid)
 }
 
 fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -742,6 +742,35 @@ mod tests {
             2,
             "one refresh and retry"
         );
+    }
+
+    /// A key server that cannot be reached, as a resolver sees it; counts the calls.
+    struct Unreachable(AtomicUsize);
+
+    impl KeyResolver for Unreachable {
+        async fn resolve(&self, _: &KeyId, _: bool) -> Result<PublicKey, String> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err("the request timed out".into())
+        }
+    }
+
+    #[test]
+    fn an_unavailable_key_is_asked_for_once() {
+        let keys = Unreachable(AtomicUsize::new(0));
+        let h = signed_post(Utc::now());
+        let req = IncomingRequest {
+            method: "POST",
+            target: "/inbox",
+            headers: &h,
+            body: BODY,
+        };
+        assert_eq!(
+            block_on(verify_request(&req, &keys, Utc::now())),
+            Err(SignatureError::KeyUnavailable(
+                "the request timed out".into()
+            ))
+        );
+        assert_eq!(keys.0.load(Ordering::SeqCst), 1, "no second wait");
     }
 
     #[test]

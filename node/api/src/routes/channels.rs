@@ -5,13 +5,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use peerbox_catalog::{Account, Channel, ChannelChanges, RemoteActor, RemoteActorKind, User};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::list::{QueryPairs, filter_videos, paginate};
 use super::videos::{is_uri_search, url_parts};
 use crate::auth::{AuthUser, Viewer};
 use crate::error::{ApiError, ApiResult};
-use crate::format::date;
 use crate::validate::{Fields, check_actor_name, check_len};
 use crate::{AppState, SharedState};
 
@@ -138,51 +136,13 @@ fn channel_name_in(path: &str) -> Option<&str> {
     (!name.is_empty()).then_some(name)
 }
 
-/// The number `remote_video_json` gives the same remote actor: PeerTube clients see one id
-/// for a channel in videos and in searches.
-fn remote_actor_id(url: &str) -> u64 {
-    const BASE: u64 = 1 << 52;
-    let digest = Sha256::digest(url.as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    BASE | (u64::from_be_bytes(first) & (BASE - 1))
-}
-
 impl AppState {
-    /// PeerTube's VideoChannel of a remote channel; its images stay at the origin.
+    /// PeerTube's VideoChannel of a remote channel, with the ids and images its videos
+    /// show; its images stay at the origin.
     fn remote_channel_json(&self, c: &RemoteActor) -> Value {
-        let owner = c
-            .attributed_to
-            .as_deref()
-            .and_then(|url| self.catalog.remote_actor(url).ok().flatten());
-        let images = |a: &RemoteActor| -> Vec<Value> {
-            a.avatar_url
-                .iter()
-                .map(|u| json!({ "width": null, "height": null, "path": url_parts(u).map(|(_, p)| p.to_string()), "fileUrl": u, "createdAt": date(&a.fetched_at), "updatedAt": date(&a.fetched_at) }))
-                .collect()
-        };
-        let summary = |a: &RemoteActor| {
-            json!({
-                "id": remote_actor_id(&a.url),
-                "name": a.preferred_username,
-                "displayName": a.name,
-                "url": a.url,
-                "host": a.host,
-                "avatars": images(a),
-                "description": a.summary,
-                "isLocal": false,
-                "followingCount": 0,
-                "followersCount": 0,
-                "createdAt": date(&a.fetched_at),
-                "updatedAt": date(&a.fetched_at),
-                "banners": [],
-            })
-        };
-        let mut json = summary(c);
-        crate::format::merge(
-            &mut json,
-            json!({ "support": null, "ownerAccount": owner.as_ref().map(summary) }),
-        );
+        let mut json = self.remote_actor_json(&c.url);
+        let owner = c.attributed_to.as_deref().map(|url| self.remote_actor_json(url));
+        crate::format::merge(&mut json, json!({ "support": null, "ownerAccount": owner }));
         json
     }
 
