@@ -153,6 +153,20 @@ fn follows_bring_remote_videos_and_their_deletion() {
         assert_same_media(&a, origin, &uuid_of(video));
     }
 
+    // Watched on A: B counts the view (PeerTube's View activity).
+    let viewed = send(a.req(
+        Method::POST,
+        &format!("/api/v1/videos/{}/views", uuid_of(&from_b)),
+        None,
+    ));
+    expect_json(viewed, StatusCode::NO_CONTENT);
+    let mut details = Value::Null;
+    let counted = wait_until(Duration::from_secs(30), || {
+        details = b.get_json(&format!("/api/v1/videos/{}", uuid_of(&from_b)), None);
+        details["views"] == 1
+    });
+    assert!(counted, "B did not count A's view: {details}");
+
     // B deletes its video: A forgets it.
     let b_admin = b.admin();
     let id = from_b["id"].as_u64().expect("id of B's video");

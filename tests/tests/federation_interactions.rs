@@ -250,6 +250,19 @@ fn a_mastodon_server_replies_likes_and_hears_comments() {
     let threads = node.get_json(&threads_path, None);
     assert_eq!(threads["total"], 1, "one comment only: {threads}");
     assert_eq!(threads["totalNotDeletedComments"], 1, "{threads}");
+    // Servers that take a video's existing comments find bo's at its own id.
+    let comments = expect_json(
+        send(
+            node.req(
+                Method::GET,
+                &format!("/videos/watch/{uuid}/comments?page=1"),
+                None,
+            )
+            .header(ACCEPT, AP),
+        ),
+        StatusCode::OK,
+    );
+    assert_eq!(comments["orderedItems"], json!([note_id]), "{comments}");
 
     // The owner answers on the node: bo's server gets the Note, signed by the owner, and
     // can fetch it at its id, as PeerTube does before it stores a comment.

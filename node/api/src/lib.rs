@@ -46,6 +46,9 @@ pub trait RemoteLookup: Send + Sync {
     /// Resolves `name@host` or an actor URL to a remote channel and stores it; answers its
     /// actor URL.
     fn channel<'a>(&'a self, handle_or_url: &'a str) -> LookupFuture<'a>;
+    /// Tells the origin of a remote video that it was watched here (PeerTube's `View`);
+    /// queued, so it returns at once.
+    fn viewed(&self, video_url: &str);
 }
 
 /// What every handler shares.

@@ -33,5 +33,5 @@ pub use keys::{ActorKey, INSTANCE_ACTOR_NAME, KeySource};
 pub use model::*;
 pub use store::{Catalog, SCHEMA_VERSION};
 pub use tokens::{IssuedTokens, TokenRefusal};
-pub use video_changes::{ChangeHook, FederatedVideo};
+pub use video_changes::{ChangeHook, FederatedVideo, VideoChange};
 pub use web_profiles::Actor;

@@ -12,9 +12,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::store::{Catalog, get_row, put_row};
+use crate::store::{Catalog, META, get_row, put_row};
 
-const VIDEO_CHANGES: TableDefinition<u128, ()> = TableDefinition::new("video_changes");
+/// uuid -> the mark's number: a newer mark replaces an older one, and only the mark that
+/// was looked at is cleared (an edit made while federation was busy with the video stays).
+const VIDEO_CHANGES: TableDefinition<u128, u64> = TableDefinition::new("video_change_marks");
+const MARK_COUNTER: &str = "video_change_mark";
 const FEDERATED_VIDEOS: TableDefinition<u128, &[u8]> = TableDefinition::new("federated_videos");
 
 /// What followers were last told of a local video: enough to reach them again when the
@@ -28,11 +31,25 @@ pub struct FederatedVideo {
     pub object_hash: String,
 }
 
+/// A mark: this video may have changed since followers were told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoChange {
+    pub uuid: Uuid,
+    mark: u64,
+}
+
 /// Called after a transaction that marked a change commits.
 pub type ChangeHook = Arc<dyn Fn() + Send + Sync>;
 
 pub(crate) fn mark_video_change(txn: &WriteTransaction, uuid: Uuid) -> Result<()> {
-    txn.open_table(VIDEO_CHANGES)?.insert(uuid.as_u128(), ())?;
+    let mark = {
+        let mut meta = txn.open_table(META)?;
+        let next = meta.get(MARK_COUNTER)?.map_or(0, |v| v.value()) + 1;
+        meta.insert(MARK_COUNTER, next)?;
+        next
+    };
+    txn.open_table(VIDEO_CHANGES)?
+        .insert(uuid.as_u128(), mark)?;
     Ok(())
 }
 
@@ -48,19 +65,23 @@ impl Catalog {
         }
     }
 
-    /// Uuids of local videos marked as changed, oldest mark first is not kept: any order.
-    pub fn changed_videos(&self) -> Result<Vec<Uuid>> {
+    /// The local videos marked as changed, in no particular order.
+    pub fn changed_videos(&self) -> Result<Vec<VideoChange>> {
         let txn = self.db.begin_read()?;
         let table = match txn.open_table(VIDEO_CHANGES) {
             Ok(t) => t,
             Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
             Err(e) => return Err(e.into()),
         };
-        let mut uuids = Vec::new();
+        let mut changes = Vec::new();
         for row in table.iter()? {
-            uuids.push(Uuid::from_u128(row?.0.value()));
+            let (uuid, mark) = row?;
+            changes.push(VideoChange {
+                uuid: Uuid::from_u128(uuid.value()),
+                mark: mark.value(),
+            });
         }
-        Ok(uuids)
+        Ok(changes)
     }
 
     pub fn federated_video(&self, uuid: Uuid) -> Result<Option<FederatedVideo>> {
@@ -72,14 +93,16 @@ impl Catalog {
         }
     }
 
-    /// Records what followers now know of `uuid` (`None`: nothing, it was deleted for them)
-    /// and clears its mark. Federation queues the activities first: a crash in between
-    /// sends them twice, which receivers take as one (activities are idempotent by id).
+    /// Records what followers now know of the video (`None`: nothing, it was deleted for
+    /// them) and clears its mark, unless a newer mark came meanwhile. Federation queues the
+    /// activities first: a crash in between sends them twice, which receivers take as one
+    /// (activities are idempotent by id).
     pub fn settle_video_change(
         &self,
-        uuid: Uuid,
+        change: VideoChange,
         federated: Option<&FederatedVideo>,
     ) -> Result<()> {
+        let uuid = change.uuid;
         let txn = self.db.begin_write()?;
         {
             let mut table = txn.open_table(FEDERATED_VIDEOS)?;
@@ -89,7 +112,11 @@ impl Catalog {
                     table.remove(uuid.as_u128())?;
                 }
             }
-            txn.open_table(VIDEO_CHANGES)?.remove(uuid.as_u128())?;
+            let mut marks = txn.open_table(VIDEO_CHANGES)?;
+            let current = marks.get(uuid.as_u128())?.map(|m| m.value());
+            if current == Some(change.mark) {
+                marks.remove(uuid.as_u128())?;
+            }
         }
         txn.commit()?;
         Ok(())
@@ -145,7 +172,8 @@ mod tests {
         catalog
             .update_video(video.id, |v| v.attributes.name = "Renamed".into())
             .expect("update");
-        assert_eq!(catalog.changed_videos().expect("changes"), vec![video.uuid]);
+        let changes = catalog.changed_videos().expect("changes");
+        assert_eq!(uuids(&changes), vec![video.uuid]);
         assert_eq!(woken.load(std::sync::atomic::Ordering::SeqCst), 1);
 
         let told = FederatedVideo {
@@ -154,7 +182,7 @@ mod tests {
             object_hash: "h1".into(),
         };
         catalog
-            .settle_video_change(video.uuid, Some(&told))
+            .settle_video_change(changes[0], Some(&told))
             .expect("settle");
         assert!(catalog.changed_videos().expect("changes").is_empty());
         assert_eq!(
@@ -163,12 +191,35 @@ mod tests {
         );
 
         catalog.delete_video(video.id).expect("delete");
-        assert_eq!(catalog.changed_videos().expect("changes"), vec![video.uuid]);
+        let changes = catalog.changed_videos().expect("changes");
+        assert_eq!(uuids(&changes), vec![video.uuid]);
         // What followers were told stays until federation has told them of the deletion.
         assert!(catalog.federated_video(video.uuid).expect("read").is_some());
         catalog
-            .settle_video_change(video.uuid, None)
+            .settle_video_change(changes[0], None)
             .expect("settle");
         assert_eq!(catalog.federated_video(video.uuid).expect("read"), None);
+    }
+
+    fn uuids(changes: &[VideoChange]) -> Vec<Uuid> {
+        changes.iter().map(|c| c.uuid).collect()
+    }
+
+    #[test]
+    fn an_edit_made_while_federation_looked_stays_marked() {
+        let (_dir, catalog, video, _) = catalog_with_video();
+        catalog
+            .update_video(video.id, |v| v.attributes.name = "First".into())
+            .expect("update");
+        let seen = catalog.changed_videos().expect("changes");
+        // The torrent writer edits the video while federation works on the first mark.
+        catalog
+            .update_video(video.id, |v| v.attributes.name = "Second".into())
+            .expect("update");
+        catalog.settle_video_change(seen[0], None).expect("settle");
+        assert_eq!(
+            uuids(&catalog.changed_videos().expect("changes")),
+            vec![video.uuid]
+        );
     }
 }

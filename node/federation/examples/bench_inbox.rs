@@ -13,7 +13,7 @@
 //! /proc/PID/status.
 //!
 //! Options: `--peerbox PATH` (target/release/peerbox), `--dir DIR` (target/bench-inbox),
-//! `--runs N` (5), `--activities N` (5000), `--connections N` (4).
+//! `--runs N` (5), `--activities N` (5000), `--connections N` (8).
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
 use std::path::{Path, PathBuf};
@@ -62,7 +62,7 @@ fn main() -> Result<(), Error> {
         dir: PathBuf::from(arg("--dir").unwrap_or_else(|| "target/bench-inbox".into())),
         runs: number("--runs", 5)?.max(1),
         activities: number("--activities", 5000)?.max(1),
-        connections: number("--connections", 4)?.max(1),
+        connections: number("--connections", 8)?.max(1),
     };
     if opts.dir.exists() {
         std::fs::remove_dir_all(&opts.dir)?;

@@ -143,10 +143,10 @@ pub async fn process(fed: &Federation, activity: Activity) -> Result<(), String>
         },
         Kind::Delete => on_delete(fed, &actor, &activity),
         Kind::Announce => on_announce(fed, &actor, &activity).await,
+        Kind::View => on_view(fed, &activity),
         Kind::Like => fed.on_rate(&actor, &activity, Rating::Like),
         Kind::Dislike => fed.on_rate(&actor, &activity, Rating::Dislike),
-        // Views, reports and comment moderation are counted by their origin; a following
-        // instance has nothing to keep of them yet.
+        // Reports and comment moderation: nothing to keep of them yet.
         _ => ignored(&activity, object_type(&activity.object)),
     }
 }
@@ -285,6 +285,22 @@ fn on_delete(fed: &Federation, actor: &RemoteActor, activity: &Activity) -> Resu
         tracing::info!(video = %target, "remote video deleted");
     }
     Ok(())
+}
+
+/// A view of one of this node's videos, watched on another server.
+fn on_view(fed: &Federation, activity: &Activity) -> Result<(), String> {
+    let url = object_id(&activity.object).ok_or("View of nothing")?;
+    let uuid = url
+        .strip_prefix(&format!("{}/videos/watch/", fed.settings.public_url))
+        .and_then(peerbox_catalog::VideoRef::parse);
+    let video = match uuid {
+        Some(r) => fed.catalog.video(r).map_err(text)?,
+        None => None,
+    };
+    match video.filter(|v| fed.federates(v)) {
+        Some(video) => fed.catalog.count_view(video.id).map(drop).map_err(text),
+        None => ignored(activity, Some("View of an unknown video")),
+    }
 }
 
 /// The video's account or channel, or its instance's actor.

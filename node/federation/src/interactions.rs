@@ -827,13 +827,16 @@ fn page_of(query: Option<&str>) -> Option<u64> {
 /// The documents of comments and ratings, for servers that check what they were told.
 impl Federation {
     /// The answer to an ActivityPub request for `path` when it names a comment of this node
-    /// (`/videos/watch/{uuid}/comments/{id}`), a local video's likes or dislikes
-    /// (`/videos/watch/{uuid}/likes`) or a local account's rating
+    /// (`/videos/watch/{uuid}/comments/{id}`), a local video's comments, likes or dislikes
+    /// (`/videos/watch/{uuid}/comments`, `/likes`) or a local account's rating
     /// (`/accounts/{name}/likes/{uuid}`); `None` for any other path.
     pub(crate) fn interaction_document(&self, path: &str, query: Option<&str>) -> Option<Response> {
         let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
         Some(match segments.as_slice() {
             ["videos", "watch", _, "comments", _] => self.comment_document(path),
+            ["videos", "watch", video, "comments"] => {
+                self.comments_collection(video, page_of(query))
+            }
             ["videos", "watch", video, kind @ ("likes" | "dislikes")] => {
                 self.ratings_collection(video, kind, page_of(query))
             }
@@ -872,6 +875,25 @@ impl Federation {
             Some(AccountRef::Remote(_)) => return not_found("Video comment not found"),
         };
         ap_json(&with_context(document))
+    }
+
+    /// The ids of a local video's comments (the node's and those it received), oldest
+    /// first, as PeerTube lists them for servers that take a video's existing comments.
+    fn comments_collection(&self, video: &str, page: Option<u64>) -> Response {
+        let base = &self.settings.public_url;
+        let Some(video) = self.local_video_at(&format!("{base}/videos/watch/{video}")) else {
+            return not_found("Video not found");
+        };
+        let items: Vec<Value> = match self.catalog.comments_of_video(video.uuid) {
+            Ok(comments) => comments
+                .into_iter()
+                .filter(|c| !c.is_deleted())
+                .map(|c| Value::String(c.url))
+                .collect(),
+            Err(e) => return internal(e),
+        };
+        let id = format!("{base}/videos/watch/{}/comments", video.uuid);
+        ap_json(&crate::actors::collection(&id, &items, page))
     }
 
     fn ratings_collection(&self, video: &str, kind: &str, page: Option<u64>) -> Response {

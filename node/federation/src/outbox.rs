@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use peerbox_catalog::web_profiles::Actor as Owner;
 use peerbox_catalog::{
-    ActorRef, FederatedVideo, Follow, FollowState, Privacy, RemoteActor, Video, VideoRef,
-    VideoState,
+    ActorRef, FederatedVideo, Follow, FollowState, Privacy, RemoteActor, Video, VideoChange,
+    VideoRef, VideoState,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -33,6 +33,18 @@ fn with_context(mut activity: Value) -> Value {
         map.insert("@context".into(), context);
     }
     activity
+}
+
+/// `sharer`'s Announce of a local video to its followers.
+fn announce(sharer_url: &str, video_url: &str, uuid: Uuid) -> Value {
+    json!({
+        "type": "Announce",
+        "id": format!("{sharer_url}/announces/{uuid}"),
+        "actor": sharer_url,
+        "object": video_url,
+        "to": [PUBLIC],
+        "cc": [format!("{sharer_url}/followers")],
+    })
 }
 
 fn follow_object(follow_id: &str, follower: &str, target: &str) -> Value {
@@ -129,6 +141,30 @@ impl Federation {
         self.send(&follow.target, [follower.inbox.clone()].into(), &activity)
     }
 
+    /// Tells a remote video's origin it was watched here, as PeerTube's instance actor does
+    /// (the origin counts views).
+    pub fn send_view(&self, video_url: &str) -> Result<(), String> {
+        let video = self
+            .catalog
+            .remote_video(video_url)
+            .map_err(text)?
+            .ok_or("unknown remote video")?;
+        let channel = self
+            .catalog
+            .remote_actor(&video.channel_url)
+            .map_err(text)?
+            .ok_or("unknown channel")?;
+        let instance_url = self.actor_url(&ActorRef::Instance).unwrap_or_default();
+        let activity = json!({
+            "type": "View",
+            "id": format!("{instance_url}/views/videos/{}/{}", video.uuid, Uuid::new_v4()),
+            "actor": instance_url,
+            "object": video.url,
+        });
+        let inbox = channel.shared_inbox.unwrap_or(channel.inbox);
+        self.send(&ActorRef::Instance, [inbox].into(), &activity)
+    }
+
     /// An administrator's answer to a pending follower of the instance.
     pub fn answer_follower(&self, follow: &Follow, accept: bool) -> Result<(), String> {
         let ActorRef::Remote(url) = &follow.follower else {
@@ -177,9 +213,9 @@ impl Federation {
     /// it is gone or no longer public.
     pub fn federate_changed_videos(&self) -> Result<usize, String> {
         let changed = self.catalog.changed_videos().map_err(text)?;
-        for uuid in &changed {
-            if let Err(e) = self.federate_video(*uuid) {
-                tracing::warn!(video = %uuid, "not federated yet: {e}");
+        for change in &changed {
+            if let Err(e) = self.federate_video(*change) {
+                tracing::warn!(video = %change.uuid, "not federated yet: {e}");
             }
         }
         Ok(changed.len())
@@ -201,7 +237,8 @@ impl Federation {
             }
     }
 
-    fn federate_video(&self, uuid: Uuid) -> Result<(), String> {
+    fn federate_video(&self, change: VideoChange) -> Result<(), String> {
+        let uuid = change.uuid;
         let base = self.settings.public_url.clone();
         let video_url = format!("{base}/videos/watch/{uuid}");
         let current = self
@@ -232,7 +269,7 @@ impl Federation {
                 if known.as_ref().is_some_and(|k| k.object_hash == hash) {
                     return self
                         .catalog
-                        .settle_video_change(uuid, known.as_ref())
+                        .settle_video_change(change, known.as_ref())
                         .map_err(text);
                 }
                 let author = ActorRef::Local(Owner::Account(channel.account_id));
@@ -260,18 +297,18 @@ impl Federation {
                 });
                 self.send(&author, inboxes, &activity)?;
                 if kind == "Create" {
-                    // As PeerTube's instance actor shares each new video with its followers.
-                    let instance_url = self.actor_url(&ActorRef::Instance).unwrap_or_default();
-                    let announce = json!({
-                        "type": "Announce",
-                        "id": format!("{instance_url}/announces/{uuid}"),
-                        "actor": instance_url,
-                        "object": video_url,
-                        "to": [PUBLIC],
-                        "cc": [format!("{instance_url}/followers")],
-                    });
-                    let inboxes = self.follower_inboxes(&[ActorRef::Instance])?;
-                    self.send(&ActorRef::Instance, inboxes, &announce)?;
+                    // As PeerTube, the instance and the channel share each new video with
+                    // their followers (the same Announce ids as in their outboxes).
+                    let sharers = [
+                        ActorRef::Instance,
+                        ActorRef::Local(Owner::Channel(channel.id)),
+                    ];
+                    for sharer in sharers {
+                        let sharer_url = self.actor_url(&sharer).unwrap_or_default();
+                        let announce = announce(&sharer_url, &video_url, uuid);
+                        let inboxes = self.follower_inboxes(std::slice::from_ref(&sharer))?;
+                        self.send(&sharer, inboxes, &announce)?;
+                    }
                 }
                 let told = FederatedVideo {
                     channel_id: channel.id,
@@ -279,7 +316,7 @@ impl Federation {
                     object_hash: hash,
                 };
                 self.catalog
-                    .settle_video_change(uuid, Some(&told))
+                    .settle_video_change(change, Some(&told))
                     .map_err(text)
             }
             (None, Some(known)) => {
@@ -300,9 +337,9 @@ impl Federation {
                     "to": [PUBLIC],
                 });
                 self.send(&signer, inboxes, &activity)?;
-                self.catalog.settle_video_change(uuid, None).map_err(text)
+                self.catalog.settle_video_change(change, None).map_err(text)
             }
-            (None, None) => self.catalog.settle_video_change(uuid, None).map_err(text),
+            (None, None) => self.catalog.settle_video_change(change, None).map_err(text),
         }
     }
 
@@ -338,15 +375,10 @@ impl Federation {
                     .is_none_or(|c| c.contains(&v.attributes.channel_id))
             })
             .map(|v| {
-                json!({
-                    "type": "Announce",
-                    "id": format!("{actor_url}/announces/{}", v.uuid),
-                    "actor": actor_url,
-                    "object": format!("{base}/videos/watch/{}", v.uuid),
-                    "to": [PUBLIC],
-                    "cc": [format!("{actor_url}/followers")],
-                    "published": peerbox_api::format_date(&v.published_at),
-                })
+                let video_url = format!("{base}/videos/watch/{}", v.uuid);
+                let mut item = announce(actor_url, &video_url, v.uuid);
+                item["published"] = json!(peerbox_api::format_date(&v.published_at));
+                item
             })
             .collect()
     }

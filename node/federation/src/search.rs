@@ -36,6 +36,13 @@ impl RemoteLookup for Lookup {
     fn channel<'a>(&'a self, handle_or_url: &'a str) -> LookupFuture<'a> {
         Box::pin(async move { self.federation()?.search_channel(handle_or_url).await })
     }
+
+    fn viewed(&self, video_url: &str) {
+        let sent = self.federation().and_then(|fed| fed.send_view(video_url));
+        if let Err(e) = sent {
+            tracing::debug!(video = %video_url, "view not sent: {e}");
+        }
+    }
 }
 
 /// `scheme://host` and the path of an http(s) URL (query and fragment dropped).

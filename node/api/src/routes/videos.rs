@@ -346,7 +346,25 @@ pub async fn view(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
-    let video = state.visible_video(&id, viewer.as_ref(), &headers)?;
+    let video = match state.visible_video(&id, viewer.as_ref(), &headers) {
+        Ok(video) => video,
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            // A remote video's views are counted at its origin.
+            let remote = VideoRef::parse(&id)
+                .map(|r| state.remote_video_named(r))
+                .transpose()?
+                .flatten()
+                .ok_or(e)?;
+            let id = crate::remote::remote_video_id(&remote.uuid);
+            if state.views.first_in_a_while(peer.ip(), id, VIEW_LIFETIME)
+                && let Some(hook) = state.remote_lookup()
+            {
+                hook.viewed(&remote.url);
+            }
+            return Ok(StatusCode::NO_CONTENT);
+        }
+        Err(e) => return Err(e),
+    };
     if state
         .views
         .first_in_a_while(peer.ip(), video.id, VIEW_LIFETIME)
