@@ -115,7 +115,7 @@ impl Node {
             ("PEERBOX_TLS_CERT_FILE".to_string(), path(&cert)),
             ("PEERBOX_TLS_KEY_FILE".to_string(), path(&key)),
             (
-                "PEERBOX_FEDERATION_ALLOW_PRIVATE_ADDRESSES".to_string(),
+                "PEERBOX_FEDERATION_ALLOW_LOOPBACK".to_string(),
                 "true".to_string(),
             ),
             (

@@ -3,7 +3,7 @@
 //! of B's video into the search: A fetches and keeps it, lists it, and its watch page plays
 //! it in a real browser from B's playlist, announcing to B's tracker (B's swarm, not A's).
 //! A channel handle `@name@host` is found the same way. URLs that cannot be fetched
-//! (unreachable, garbage, or private addresses on a node that refuses them) find nothing,
+//! (unreachable, garbage, or loopback addresses on a node that refuses them) find nothing,
 //! with 200, as PeerTube answers, and a blocked server is not searched. Text from B stays
 //! text on A's pages.
 
@@ -31,11 +31,11 @@ fn a_video_found_by_its_url_plays_here_from_its_origin() {
     let ca = TestCa::new();
     let a = Node::start_https(A, &ca, &[]);
     let b = Node::start_https(B, &ca, &[]);
-    // C refuses private addresses, as a node on the internet does: B is one to it.
+    // C refuses loopback addresses, as a node on the internet does: B is one to it.
     let c = Node::start_https(
         C,
         &ca,
-        &[("PEERBOX_FEDERATION_ALLOW_PRIVATE_ADDRESSES", "false")],
+        &[("PEERBOX_FEDERATION_ALLOW_LOOPBACK", "false")],
     );
     let alice = a.create_account("alice", -1, -1);
     let carol = c.create_account("carol", -1, -1);
@@ -117,7 +117,7 @@ fn a_video_found_by_its_url_plays_here_from_its_origin() {
         let found = search_channels(&a, &handle, Some(&alice.token));
         assert_eq!(found["total"], 0, "{handle}: {found}");
     }
-    // C may not reach B's private address: nothing found, nothing kept.
+    // C may not reach B's loopback address: nothing found, nothing kept.
     assert_eq!(
         search_videos(&c, &watch_url, Some(&carol.token))["total"],
         0

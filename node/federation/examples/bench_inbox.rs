@@ -328,7 +328,7 @@ fn start_node(opts: &Options, ca_file: &Path, port: u16) -> Result<Child, Error>
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--public-url", &format!("http://127.0.0.1:{port}")])
         .env("PEERBOX_ADMIN_PASSWORD", "bench-inbox-password")
-        .env("PEERBOX_FEDERATION_ALLOW_PRIVATE_ADDRESSES", "true")
+        .env("PEERBOX_FEDERATION_ALLOW_LOOPBACK", "true")
         .env("PEERBOX_FEDERATION_EXTRA_CA_FILE", ca_file)
         // All the load comes from one host.
         .env("PEERBOX_FEDERATION_INBOX_RATE_PER_HOST", "1000000")

@@ -59,7 +59,7 @@ pub struct ClientSettings {
     /// Lets requests reach loopback addresses. Only for tests, which run their peers on
     /// loopback; private, link-local and the other non-public addresses stay refused, so
     /// that tests show the guard holding and never reach into a real network.
-    pub allow_private_addresses: bool,
+    pub allow_loopback: bool,
     /// PEM certificates trusted besides the built-in roots (a test CA).
     pub extra_ca_pem: Option<String>,
     pub user_agent: String,
@@ -73,7 +73,7 @@ impl Default for ClientSettings {
     /// its requests (3000 kB).
     fn default() -> ClientSettings {
         ClientSettings {
-            allow_private_addresses: false,
+            allow_loopback: false,
             extra_ca_pem: None,
             user_agent: concat!("Peerbox/", env!("CARGO_PKG_VERSION")).to_string(),
             timeout: Duration::from_secs(7),
@@ -124,7 +124,7 @@ pub struct FederationClient {
     fetcher: reqwest::Client,
     /// POSTs: follows none, so a delivery is never turned into a GET or sent elsewhere.
     poster: reqwest::Client,
-    allow_private: bool,
+    allow_loopback: bool,
     max_body: usize,
 }
 
@@ -135,13 +135,13 @@ impl FederationClient {
                 .map_err(|e| SetupError::Ca(describe(&e)))?,
             None => Vec::new(),
         };
-        let allow_private = settings.allow_private_addresses;
+        let allow_loopback = settings.allow_loopback;
         let build = |policy: redirect::Policy| {
             let mut builder = reqwest::Client::builder()
                 .https_only(true)
                 // A proxy would resolve the target itself, out of the guard's reach.
                 .no_proxy()
-                .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+                .dns_resolver(Arc::new(GuardedResolver { allow_loopback }))
                 .redirect(policy)
                 .user_agent(settings.user_agent.clone())
                 .connect_timeout(settings.timeout)
@@ -157,7 +157,7 @@ impl FederationClient {
                 let refusal = Refused(format!("more than {MAX_REDIRECTS} redirects"));
                 return attempt.error(refusal);
             }
-            match url_refusal(attempt.url(), allow_private) {
+            match url_refusal(attempt.url(), allow_loopback) {
                 Some(reason) => attempt.error(Refused(format!("redirect refused: {reason}"))),
                 None => attempt.follow(),
             }
@@ -165,7 +165,7 @@ impl FederationClient {
         Ok(FederationClient {
             fetcher: build(follow)?,
             poster: build(redirect::Policy::none())?,
-            allow_private,
+            allow_loopback,
             max_body: settings.max_body_bytes,
         })
     }
@@ -290,7 +290,7 @@ impl FederationClient {
     fn checked_url(&self, raw: &str) -> Result<Url, ClientError> {
         let url = Url::parse(raw)
             .map_err(|e| ClientError::Forbidden(clip(raw), format!("not a valid URL: {e}")))?;
-        match url_refusal(&url, self.allow_private) {
+        match url_refusal(&url, self.allow_loopback) {
             Some(reason) => Err(ClientError::Forbidden(clip(raw), reason)),
             None => Ok(url),
         }
@@ -585,7 +585,7 @@ fn same_host(other: &str, url: &Url) -> bool {
 }
 
 /// Why a URL may not be requested, if it may not.
-fn url_refusal(url: &Url, allow_private: bool) -> Option<String> {
+fn url_refusal(url: &Url, allow_loopback: bool) -> Option<String> {
     if url.scheme() != "https" {
         return Some("only https URLs are requested".into());
     }
@@ -598,7 +598,7 @@ fn url_refusal(url: &Url, allow_private: bool) -> Option<String> {
     };
     let literal = host.trim_start_matches('[').trim_end_matches(']');
     let ip = literal.parse::<IpAddr>().ok()?;
-    refused_class(ip, allow_private).map(|class| format!("{ip} is {class}"))
+    refused_class(ip, allow_loopback).map(|class| format!("{ip} is {class}"))
 }
 
 /// The class of `ip` when it may not be reached; loopback only when `allow_loopback`.
@@ -677,12 +677,12 @@ impl StdError for Refused {}
 
 /// Resolves with the system resolver and keeps only public addresses.
 struct GuardedResolver {
-    allow_private: bool,
+    allow_loopback: bool,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let allow_private = self.allow_private;
+        let allow_loopback = self.allow_loopback;
         let host = name.as_str().to_string();
         Box::pin(async move {
             let found: Vec<SocketAddr> =
@@ -690,7 +690,7 @@ impl Resolve for GuardedResolver {
             let kept: Vec<SocketAddr> = found
                 .iter()
                 .copied()
-                .filter(|a| refused_class(a.ip(), allow_private).is_none())
+                .filter(|a| refused_class(a.ip(), allow_loopback).is_none())
                 .collect();
             if kept.is_empty() {
                 let why = match found.first() {
@@ -780,7 +780,7 @@ pub(crate) mod test_support {
 
         pub(crate) fn settings(&self) -> ClientSettings {
             ClientSettings {
-                allow_private_addresses: true,
+                allow_loopback: true,
                 extra_ca_pem: Some(self.ca_pem.clone()),
                 timeout: Duration::from_secs(5),
                 ..ClientSettings::default()
@@ -1083,7 +1083,7 @@ mod tests {
         assert_eq!(doc["id"], json!(url));
         // The same peer, with the guard on.
         let guarded = ClientSettings {
-            allow_private_addresses: false,
+            allow_loopback: false,
             ..server.settings()
         };
         let client = FederationClient::new(&guarded).expect("client");

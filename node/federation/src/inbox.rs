@@ -3,11 +3,12 @@
 //! the activity runs in the background, as PeerTube answers 204 before it processes.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::body::to_bytes;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -103,7 +104,14 @@ pub(crate) async fn receive(State(fed): State<Arc<Federation>>, req: Request) ->
     if fed.is_blocked(&activity.actor) {
         return problem(StatusCode::FORBIDDEN, "This server or account is blocked");
     }
-    if !fed.inbox_limiter.allow(&sender_host) {
+    // Counted per sending host and address: the host comes from the unverified keyId, so
+    // a forger naming another server only uses up its own address's share.
+    let address = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
+    if !fed.inbox_limiter.allow(&format!("{sender_host} {address}")) {
         return problem(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many activities from this host, try again later",

@@ -467,9 +467,11 @@ impl Federation {
             return Ok(());
         };
         let rater = AccountRef::Remote(actor.url.clone());
-        self.catalog
+        let before = self
+            .catalog
             .set_rating(&rater, video.uuid, Some(rating), &activity.id)
             .map_err(text)?;
+        tracing::debug!(rater = %actor.url, video = %video.uuid, ?before, ?rating, "rated");
         Ok(())
     }
 
@@ -503,6 +505,7 @@ impl Federation {
                 self.catalog
                     .set_rating(&rater, r.video, None, &r.url)
                     .map_err(text)?;
+                tracing::debug!(rater = %actor.url, video = %r.video, ?rating, "rating undone");
             }
             None => tracing::debug!(activity = %activity.id, "undo of an unknown rating"),
         }

@@ -82,10 +82,11 @@ impl TlsSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FederationSettings {
-    /// FOR TESTS ONLY: fetch from and deliver to loopback, private and link-local addresses,
-    /// which are otherwise refused so that a remote server cannot make the node reach into
-    /// its own network. Logged as a warning at start when on.
-    pub allow_private_addresses: bool,
+    /// FOR TESTS ONLY: fetch from and deliver to loopback addresses (127.0.0.0/8, ::1), where
+    /// test nodes run; private, link-local and other non-public addresses stay refused, so
+    /// that a remote server cannot make the node reach into its own network. Logged as a
+    /// warning at start when on.
+    pub allow_loopback: bool,
     /// PEM file of root certificates trusted for federation's outgoing HTTPS besides the
     /// public ones (a home CA, or a test CA); empty: none.
     pub extra_ca_file: PathBuf,
@@ -105,7 +106,7 @@ pub struct FederationSettings {
 impl Default for FederationSettings {
     fn default() -> Self {
         FederationSettings {
-            allow_private_addresses: false,
+            allow_loopback: false,
             extra_ca_file: PathBuf::new(),
             federate_unlisted: false,
             manual_approval: false,
@@ -290,7 +291,7 @@ mod tests {
         let c = Config::load(None, env(&[])).unwrap();
         assert!(!c.tls.enabled());
         assert_eq!(c.federation, FederationSettings::default());
-        assert!(!c.federation.allow_private_addresses);
+        assert!(!c.federation.allow_loopback);
         assert!(!c.federation.federate_unlisted);
         assert!(!c.federation.manual_approval);
         assert_eq!(c.federation.extra_ca_file, Path::new(""));
@@ -301,7 +302,7 @@ mod tests {
             env(&[
                 ("PEERBOX_TLS_CERT_FILE", "/etc/peerbox/cert.pem"),
                 ("PEERBOX_TLS_KEY_FILE", "/etc/peerbox/key.pem"),
-                ("PEERBOX_FEDERATION_ALLOW_PRIVATE_ADDRESSES", "true"),
+                ("PEERBOX_FEDERATION_ALLOW_LOOPBACK", "true"),
                 (
                     "PEERBOX_FEDERATION_EXTRA_CA_FILE",
                     "/etc/peerbox/home-ca.pem",
@@ -319,7 +320,7 @@ mod tests {
         assert_eq!(
             c.federation,
             FederationSettings {
-                allow_private_addresses: true,
+                allow_loopback: true,
                 extra_ca_file: "/etc/peerbox/home-ca.pem".into(),
                 federate_unlisted: true,
                 manual_approval: true,

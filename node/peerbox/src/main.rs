@@ -324,10 +324,10 @@ async fn run(config: Config) -> Result<()> {
         if tls.is_some() { "https" } else { "http" },
         config.api.public_url()
     );
-    if config.federation.allow_private_addresses {
+    if config.federation.allow_loopback {
         tracing::warn!(
-            "federation.allow_private_addresses is on: federation fetches from and delivers to \
-             loopback and private addresses; this is for tests, never for a node on the Internet"
+            "federation.allow_loopback is on: federation fetches from and delivers to \
+             loopback addresses; this is for tests, never for a node on the Internet"
         );
     }
     let _mdns = match config.mdns.enabled {
@@ -415,7 +415,7 @@ fn federation_client_settings(
         ),
     };
     Ok(peerbox_federation::client::ClientSettings {
-        allow_private_addresses: settings.allow_private_addresses,
+        allow_loopback: settings.allow_loopback,
         extra_ca_pem,
         ..Default::default()
     })
