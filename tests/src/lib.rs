@@ -474,6 +474,37 @@ impl Node {
         body["video"].clone()
     }
 
+    /// `owner` uploads `clip` as a public video (uploads are private unless said otherwise)
+    /// to their default channel, with `fields` (name, description, ...), and waits until it
+    /// is published with its torrents written: from then on it federates. Returns the
+    /// video's details.
+    #[track_caller]
+    pub fn publish_public(&self, owner: &Account, fields: &[(&str, &str)], clip: &Path) -> Value {
+        let channel = owner.channel_id.to_string();
+        let mut all = vec![("channelId", channel.as_str()), ("privacy", "1")];
+        all.extend_from_slice(fields);
+        let video = self.upload_ok(&owner.token, &all, clip);
+        let uuid = video["uuid"]
+            .as_str()
+            .expect("uuid of the upload")
+            .to_string();
+        let mut details = Value::Null;
+        let ready = wait_until(Duration::from_secs(180), || {
+            details = self.video(&uuid, Some(&owner.token));
+            details["state"]["id"] == 1
+                && details["streamingPlaylists"][0]["files"]
+                    .as_array()
+                    .is_some_and(|files| {
+                        !files.is_empty() && files.iter().all(|f| f["magnetUri"].is_string())
+                    })
+        });
+        assert!(
+            ready,
+            "{fields:?} not published with torrents after 180 s: {details}"
+        );
+        details
+    }
+
     /// `POST /api/v1/videos/upload-resumable` announcing `total` bytes, with `metadata`
     /// (filename, name, channelId, ...) as the JSON body.
     pub fn resumable_start(&self, token: &str, total: usize, metadata: &Value) -> Response {
@@ -1033,4 +1064,35 @@ pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// Runs a browser script of `tests/browser` with node and returns the JSON report it prints
+/// last; fails the test on the script's error or on script errors in the pages.
+pub fn browser(script: &str, args: &[&str]) -> Value {
+    let out = Command::new("node")
+        .arg(Path::new("browser").join(script))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("running node (install it with `just deps`)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!("{script} printed no report; stdout: {stdout}\nstderr: {stderr}")
+        });
+    assert!(
+        report["error"].is_null(),
+        "{script} failed: {}",
+        report["error"]
+    );
+    assert_eq!(
+        report["pageErrors"],
+        json!([]),
+        "{script}: script errors on the pages"
+    );
+    report
 }

@@ -160,31 +160,8 @@ fn a_fedify_peer_follows_a_channel_and_gets_its_videos() {
 fn upload_published(node: &Node, admin: &Account, name: &str) -> (String, Value) {
     let dir = tempfile::tempdir().expect("a temp dir");
     let clip = make_clip(dir.path(), "clip.mp4");
-    let channel = admin.channel_id.to_string();
-    let video = node.upload_ok(
-        &admin.token,
-        &[
-            ("name", name),
-            ("channelId", channel.as_str()),
-            ("privacy", "1"),
-        ],
-        &clip,
-    );
-    let uuid = video["uuid"].as_str().expect("uuid").to_string();
-    let mut details = Value::Null;
-    let ready = wait_until(Duration::from_secs(180), || {
-        details = node.video(&uuid, Some(&admin.token));
-        details["state"]["id"] == 1
-            && details["streamingPlaylists"][0]["files"]
-                .as_array()
-                .is_some_and(|files| {
-                    !files.is_empty() && files.iter().all(|f| f["magnetUri"].is_string())
-                })
-    });
-    assert!(
-        ready,
-        "{name} not published with torrents after 180 s: {details}"
-    );
+    let details = node.publish_public(admin, &[("name", name)], &clip);
+    let uuid = details["uuid"].as_str().expect("uuid").to_string();
     (uuid, details)
 }
 

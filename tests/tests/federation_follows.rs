@@ -489,39 +489,11 @@ fn lists_actor(list: &Value, side: &str, name: &str, host: &str, state: Option<&
     })
 }
 
-/// The administrator of `node` uploads a public clip (uploads are private unless said
-/// otherwise) and waits until it is published with its torrents written. Returns the
-/// upload's `video` (`{id, uuid, shortUUID}`).
+/// The administrator of `node` publishes a public clip named `name`; its details.
 fn upload_published(node: &Node, name: &str) -> Value {
-    let admin = node.admin();
     let dir = tempfile::tempdir().expect("a temp dir");
     let clip = make_clip(dir.path(), "clip.mp4");
-    let channel = admin.channel_id.to_string();
-    let video = node.upload_ok(
-        &admin.token,
-        &[
-            ("name", name),
-            ("channelId", channel.as_str()),
-            ("privacy", "1"),
-        ],
-        &clip,
-    );
-    let uuid = uuid_of(&video);
-    let mut details = Value::Null;
-    let ready = wait_until(Duration::from_secs(180), || {
-        details = node.video(&uuid, Some(&admin.token));
-        details["state"]["id"] == 1
-            && details["streamingPlaylists"][0]["files"]
-                .as_array()
-                .is_some_and(|files| {
-                    !files.is_empty() && files.iter().all(|f| f["magnetUri"].is_string())
-                })
-    });
-    assert!(
-        ready,
-        "{name} not published with torrents after 180 s: {details}"
-    );
-    video
+    node.publish_public(&node.admin(), &[("name", name)], &clip)
 }
 
 /// Whether a video list (`{total, data: [Video]}`) has `video`.

@@ -21,7 +21,7 @@ const MASTODON: &str = "127.0.0.14";
 const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 
 /// Failed deliveries are retried after a second.
-const NODE_ENV: &[(&str, &str)] = &[("PEERBOX_FEDERATION_RETRY_FIRST_SECONDS", "1"), ("PEERBOX_LOG", "info,peerbox_federation=debug")];
+const NODE_ENV: &[(&str, &str)] = &[("PEERBOX_FEDERATION_RETRY_FIRST_SECONDS", "1")];
 
 /// A request made when a check runs it.
 type Request = Box<dyn FnOnce() -> reqwest::blocking::Response>;

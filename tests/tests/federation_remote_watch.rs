@@ -7,10 +7,6 @@
 //! with 200, as PeerTube answers, and a blocked server is not searched. Text from B stays
 //! text on A's pages.
 
-use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
-
 use peerbox_e2e::*;
 use reqwest::header::CONTENT_SECURITY_POLICY;
 use reqwest::{Method, StatusCode};
@@ -32,11 +28,7 @@ fn a_video_found_by_its_url_plays_here_from_its_origin() {
     let a = Node::start_https(A, &ca, &[]);
     let b = Node::start_https(B, &ca, &[]);
     // C refuses loopback addresses, as a node on the internet does: B is one to it.
-    let c = Node::start_https(
-        C,
-        &ca,
-        &[("PEERBOX_FEDERATION_ALLOW_LOOPBACK", "false")],
-    );
+    let c = Node::start_https(C, &ca, &[("PEERBOX_FEDERATION_ALLOW_LOOPBACK", "false")]);
     let alice = a.create_account("alice", -1, -1);
     let carol = c.create_account("carol", -1, -1);
 
@@ -263,59 +255,13 @@ fn rename_channel(node: &Node, display_name: &str) -> String {
     name
 }
 
-/// The administrator of `node` uploads a public 8 s clip and waits until it is published.
-/// Returns the upload's `video` (`{id, uuid, shortUUID}`).
+/// The administrator of `node` publishes a public 8 s clip; its details.
 fn upload_published(node: &Node, name: &str, description: &str) -> Value {
-    let admin = node.admin();
     let dir = tempfile::tempdir().expect("a temp dir");
     let clip = make_clip_sized(dir.path(), "clip.mp4", 8, "320x240");
-    let channel = admin.channel_id.to_string();
-    let video = node.upload_ok(
-        &admin.token,
-        &[
-            ("name", name),
-            ("description", description),
-            ("channelId", channel.as_str()),
-            ("privacy", "1"),
-        ],
+    node.publish_public(
+        &node.admin(),
+        &[("name", name), ("description", description)],
         &clip,
-    );
-    let uuid = video["uuid"].as_str().expect("uuid").to_string();
-    let mut details = Value::Null;
-    let ready = wait_until(Duration::from_secs(180), || {
-        details = node.video(&uuid, Some(&admin.token));
-        details["state"]["id"] == 1 && details["streamingPlaylists"][0]["playlistUrl"].is_string()
-    });
-    assert!(ready, "{name} not published after 180 s: {details}");
-    video
-}
-
-/// Runs a browser script of tests/browser and returns the JSON line it prints last.
-fn browser(script: &str, args: &[&str]) -> Value {
-    let out = Command::new("node")
-        .arg(Path::new("browser").join(script))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("running node (install it with `just deps`)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let report: Value = stdout
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| {
-            panic!("{script} printed no report; stdout: {stdout}\nstderr: {stderr}")
-        });
-    assert!(
-        report["error"].is_null(),
-        "{script} failed: {}",
-        report["error"]
-    );
-    assert_eq!(
-        report["pageErrors"],
-        json!([]),
-        "{script}: script errors on the pages"
-    );
-    report
+    )
 }

@@ -19,36 +19,6 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
-/// Runs a browser script and returns the JSON line it prints last.
-fn browser(script: &str, args: &[&str]) -> Value {
-    let out = Command::new("node")
-        .arg(Path::new("browser").join(script))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("running node (install it with `just deps`)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let report: Value = stdout
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| {
-            panic!("{script} printed no report; stdout: {stdout}\nstderr: {stderr}")
-        });
-    assert!(
-        report["error"].is_null(),
-        "{script} failed: {}",
-        report["error"]
-    );
-    assert_eq!(
-        report["pageErrors"],
-        json!([]),
-        "{script}: script errors on the pages"
-    );
-    report
-}
-
 /// A clip long enough to play past 5 s, and large enough to go up in several chunks.
 fn long_clip(dir: &Path) -> PathBuf {
     peerbox_e2e::make_clip_at(dir, "school-play.mp4", 12, "640x360", Some("3M"))

@@ -300,14 +300,38 @@ impl Catalog {
         rating: Option<Rating>,
         url: &str,
     ) -> Result<Option<Rating>> {
+        self.change_rating(rater, video, rating, url, None)
+    }
+
+    /// Removes `rater`'s rating of `video` if it is still `rating` (an Undo of a Like must
+    /// not take away the Dislike that replaced it); true when it was removed.
+    pub fn undo_rating(&self, rater: &AccountRef, video: Uuid, rating: Rating) -> Result<bool> {
+        let before = self.change_rating(rater, video, None, "", Some(rating))?;
+        Ok(before == Some(rating))
+    }
+
+    /// The rating change, made only when the stored rating is `only_if` (when given), in
+    /// one transaction with the counters.
+    fn change_rating(
+        &self,
+        rater: &AccountRef,
+        video: Uuid,
+        rating: Option<Rating>,
+        url: &str,
+        only_if: Option<Rating>,
+    ) -> Result<Option<Rating>> {
         let key = rater.key();
+        let row_key = (key.as_str(), video.as_u128());
         let txn = self.db.begin_write()?;
         let before = {
             let mut ratings = txn.open_table(RATINGS)?;
+            let old = get_row::<(&str, u128), VideoRating>(&ratings, row_key)?;
+            let before = old.as_ref().map(|o| o.rating);
+            if only_if.is_some_and(|wanted| before != Some(wanted)) {
+                return Ok(before);
+            }
             let mut by_url = txn.open_table(RATINGS_BY_URL)?;
             let mut by_video = txn.open_table(RATINGS_BY_VIDEO)?;
-            let old =
-                get_row::<(&str, u128), VideoRating>(&ratings, (key.as_str(), video.as_u128()))?;
             if let Some(old) = &old {
                 by_url.remove(old.url.as_str())?;
             }
@@ -320,16 +344,15 @@ impl Catalog {
                         url: url.to_string(),
                         created_at: Utc::now(),
                     };
-                    put_row(&mut ratings, (key.as_str(), video.as_u128()), &row)?;
-                    by_url.insert(url, (key.as_str(), video.as_u128()))?;
+                    put_row(&mut ratings, row_key, &row)?;
+                    by_url.insert(url, row_key)?;
                     by_video.insert((video.as_u128(), key.as_str()), ())?;
                 }
                 None => {
-                    ratings.remove((key.as_str(), video.as_u128()))?;
+                    ratings.remove(row_key)?;
                     by_video.remove((video.as_u128(), key.as_str()))?;
                 }
             }
-            let before = old.map(|o| o.rating);
             count_rating(&txn, video, before, rating)?;
             before
         };
@@ -619,6 +642,12 @@ mod tests {
                 .len(),
             1
         );
+        // An Undo of the like it replaced leaves the dislike.
+        assert!(
+            !c.undo_rating(&alice, video.uuid, Rating::Like)
+                .expect("undo")
+        );
+        assert_eq!(counters(&c), (1, 1));
 
         assert_eq!(
             c.set_rating(&alice, video.uuid, None, dislike)

@@ -533,7 +533,11 @@ fn blocked_server_json(host: &str) -> Value {
     json!({"blockedServer": {"host": host}, "byAccount": null, "createdAt": null})
 }
 
-async fn blocked_servers(Extension(fed): Fed, _: AdminUser, q: QueryPairs) -> ApiResult<Json<Value>> {
+async fn blocked_servers(
+    Extension(fed): Fed,
+    _: AdminUser,
+    q: QueryPairs,
+) -> ApiResult<Json<Value>> {
     let items = fed
         .blocklist(Blocked::Servers)
         .iter()
@@ -573,13 +577,20 @@ async fn unblock_server(
     _: AdminUser,
     Path(host): Path<String>,
 ) -> ApiResult<StatusCode> {
-    match fed.set_blocked(Blocked::Servers, &host, false).map_err(internal)? {
+    match fed
+        .set_blocked(Blocked::Servers, &host, false)
+        .map_err(internal)?
+    {
         true => Ok(StatusCode::NO_CONTENT),
         false => Err(ApiError::not_found("Server block not found")),
     }
 }
 
-async fn blocked_accounts(Extension(fed): Fed, _: AdminUser, q: QueryPairs) -> ApiResult<Json<Value>> {
+async fn blocked_accounts(
+    Extension(fed): Fed,
+    _: AdminUser,
+    q: QueryPairs,
+) -> ApiResult<Json<Value>> {
     let items = fed
         .blocklist(Blocked::Accounts)
         .iter()
@@ -642,7 +653,8 @@ async fn unblock_account(
         .map(|a| a.url)
         .find(|u| blocked.contains(u))
         .ok_or_else(|| ApiError::not_found("Account block not found"))?;
-    fed.set_blocked(Blocked::Accounts, &url, false).map_err(internal)?;
+    fed.set_blocked(Blocked::Accounts, &url, false)
+        .map_err(internal)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -488,27 +488,30 @@ impl Federation {
             _ => return Err("an Undo of no rating".into()),
         };
         let rater = AccountRef::Remote(actor.url.clone());
-        let by_video = undone
+        // The video the undone activity named, or else the rating its id names.
+        let video = match undone
             .get("object")
             .and_then(object_id)
             .and_then(|url| self.local_video_at(&url))
-            .and_then(|v| self.catalog.rating(&rater, v.uuid).ok().flatten());
-        let stored = match by_video {
-            Some(r) => Some(r),
+        {
+            Some(v) => Some(v.uuid),
             None => match object_id(undone) {
-                Some(id) => self.catalog.rating_by_url(&id).map_err(text)?,
+                Some(id) => self
+                    .catalog
+                    .rating_by_url(&id)
+                    .map_err(text)?
+                    .filter(|r| r.rater == rater)
+                    .map(|r| r.video),
                 None => None,
             },
         };
-        match stored.filter(|r| r.rater == rater && r.rating == rating) {
-            Some(r) => {
-                self.catalog
-                    .set_rating(&rater, r.video, None, &r.url)
-                    .map_err(text)?;
-                tracing::debug!(rater = %actor.url, video = %r.video, ?rating, "rating undone");
-            }
-            None => tracing::debug!(activity = %activity.id, "undo of an unknown rating"),
-        }
+        // Only if it is still that rating: a Dislike that replaced the Like may have come
+        // first (deliveries run in parallel) and must stay.
+        let undone = match video {
+            Some(v) => self.catalog.undo_rating(&rater, v, rating).map_err(text)?,
+            None => false,
+        };
+        tracing::debug!(activity = %activity.id, undone, "undo of a rating");
         Ok(())
     }
 

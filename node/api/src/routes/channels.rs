@@ -141,7 +141,10 @@ impl AppState {
     /// show; its images stay at the origin.
     fn remote_channel_json(&self, c: &RemoteActor) -> Value {
         let mut json = self.remote_actor_json(&c.url);
-        let owner = c.attributed_to.as_deref().map(|url| self.remote_actor_json(url));
+        let owner = c
+            .attributed_to
+            .as_deref()
+            .map(|url| self.remote_actor_json(url));
         crate::format::merge(&mut json, json!({ "support": null, "ownerAccount": owner }));
         json
     }
