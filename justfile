@@ -62,7 +62,7 @@ bench-tracker *ARGS: (deps "build")
 # Inbox benchmark: Peerbox's inbox against RSA verification.
 bench-inbox *ARGS: player
     cargo build --release -p peerbox
-    cargo run --release -p peerbox-federation --example bench_inbox -- --peerbox target/release/peerbox --dir target/bench-inbox {{ARGS}}
+    cargo run --release -p peerbox-e2e --example bench_inbox -- --peerbox target/release/peerbox --dir target/bench-inbox {{ARGS}}
 
 # Outputs in target/image/BOARD: peerbox-BOARD.img.xz, its .sha256, the Imager entry (Pi).
 # Options: --version V, --ota-key KEY.pub (update keys the box trusts), --xz-level N, --out DIR.

@@ -273,6 +273,12 @@ impl PeerActor {
         Signer::new(&self.url, self.key.clone())
     }
 
+    /// The actor's RSA-2048 private key, for what `signer` and `sign` do not cover (the inbox
+    /// benchmark's verification baseline).
+    pub fn private_key(&self) -> &RsaPrivateKey {
+        &self.key
+    }
+
     /// Signs with this actor's key but names `actor_url`'s key: a forged or wrong key.
     pub fn signer_claiming(&self, actor_url: &str) -> Signer {
         Signer::new(actor_url, self.key.clone())

@@ -1,8 +1,9 @@
 //! Federation between nodes over real HTTPS: three nodes on their own loopback addresses,
 //! each with a certificate from a CA made by the test. An administrator's node follows
 //! another server, a user subscribes to a channel of a third, and what they publish and
-//! delete reaches the follower within a minute; an unsubscription sent while the other node
-//! is down reaches it once it is back. Requests and answers are PeerTube's REST API v1.
+//! delete reaches the follower within a minute; a comment, a like and an unsubscription
+//! sent while the other node is down reach it once it is back. Requests and answers are
+//! PeerTube's REST API v1.
 
 use std::time::Duration;
 
@@ -187,7 +188,7 @@ fn follows_bring_remote_videos_and_their_deletion() {
 }
 
 #[test]
-fn an_unsubscription_reaches_a_node_that_was_down() {
+fn what_a_node_sends_while_another_is_down_arrives_after_its_restart() {
     let ca = TestCa::new();
     let a = start(A, &ca);
     let mut c = start(C, &ca);
@@ -205,8 +206,33 @@ fn an_unsubscription_reaches_a_node_that_was_down() {
         "C's {channel} has not alice@{} as follower: {followers}",
         a.host()
     );
+    let video = upload_published(&c, "Commented while down");
+    let uuid = uuid_of(&video);
+    let arrived = wait_until(Duration::from_secs(60), || {
+        a.get(&format!("/api/v1/videos/{uuid}"), None).status() == StatusCode::OK
+    });
+    assert!(arrived, "C's video never reached A");
 
+    // While C is down, alice comments on its video, likes it and unsubscribes.
     c.stop();
+    let comment = send(
+        a.req(
+            Method::POST,
+            &format!("/api/v1/videos/{uuid}/comment-threads"),
+            Some(&alice.token),
+        )
+        .json(&json!({ "text": "Sent while you were away" })),
+    );
+    assert_eq!(comment.status(), StatusCode::OK, "comment on A");
+    let rated = send(
+        a.req(
+            Method::PUT,
+            &format!("/api/v1/videos/{uuid}/rate"),
+            Some(&alice.token),
+        )
+        .json(&json!({ "rating": "like" })),
+    );
+    expect_json(rated, StatusCode::NO_CONTENT);
     let uri = format!("{channel}@{}", c.host());
     let resp = send(a.req(
         Method::DELETE,
@@ -220,15 +246,22 @@ fn an_unsubscription_reaches_a_node_that_was_down() {
     );
 
     c.restart();
-    let gone = wait_until(Duration::from_secs(120), || {
+    let (mut threads, mut details) = (Value::Null, Value::Null);
+    let everything = wait_until(Duration::from_secs(120), || {
         followers = channel_followers(&c, &c_admin, &channel);
+        threads = c.get_json(&format!("/api/v1/videos/{uuid}/comment-threads"), None);
+        details = c.get_json(&format!("/api/v1/videos/{uuid}"), None);
         followers["data"].is_array()
             && !lists_actor(&followers, "follower", "alice", &a.host(), None)
+            && threads["data"][0]["text"] == "Sent while you were away"
+            && threads["data"][0]["account"]["host"] == a.host()
+            && details["likes"] == 1
     });
     assert!(
-        gone,
-        "C still lists alice@{} as a follower of {channel} 120 s after it came back: {followers}",
-        a.host()
+        everything,
+        "120 s after it came back, C lacks some of what A sent: followers {followers}, \
+         comments {threads}, likes {}",
+        details["likes"]
     );
 }
 

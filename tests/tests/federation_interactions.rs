@@ -35,7 +35,7 @@ fn a_comment_and_a_like_from_a_reach_b() {
     let a = Node::start_https(A, &ca, NODE_ENV);
     let b = Node::start_https(B, &ca, NODE_ENV);
     follow_instance(&a, &b);
-    let video = upload_published(&b, "Sunset over the hill", &[]);
+    let video = upload_published(&b, "Sunset over the hill");
     let uuid = uuid_of(&video);
     let arrived = wait_until(FEDERATION_DELAY, || {
         let resp = a.get(&format!("/api/v1/videos/{uuid}"), None);
@@ -153,7 +153,7 @@ fn a_mastodon_server_replies_likes_and_hears_comments() {
         .as_str()
         .expect("the administrator's channel")
         .to_string();
-    let video = upload_published(&node, "Harbour at noon", &[]);
+    let video = upload_published(&node, "Harbour at noon");
     let uuid = uuid_of(&video);
     let video_url = node.url(&format!("/videos/watch/{uuid}"));
     let threads_path = format!("/api/v1/videos/{uuid}/comment-threads");
@@ -624,36 +624,12 @@ fn follow_instance(a: &Node, b: &Node) {
     assert!(accepted, "A's follow of B is not accepted: {following}");
 }
 
-/// The administrator of `node` uploads a public clip and waits until it is published with
-/// its torrents written (what makes it federate). Returns the upload's `video`.
-fn upload_published(node: &Node, name: &str, extra: &[(&str, &str)]) -> Value {
-    let admin = node.admin();
+/// The administrator of `node` publishes a public clip named `name` (it federates from
+/// then on); returns its details.
+fn upload_published(node: &Node, name: &str) -> Value {
     let dir = tempfile::tempdir().expect("a temp dir");
     let clip = make_clip(dir.path(), "clip.mp4");
-    let channel = admin.channel_id.to_string();
-    let mut fields = vec![
-        ("name", name),
-        ("channelId", channel.as_str()),
-        ("privacy", "1"),
-    ];
-    fields.extend_from_slice(extra);
-    let video = node.upload_ok(&admin.token, &fields, &clip);
-    let uuid = uuid_of(&video);
-    let mut details = Value::Null;
-    let ready = wait_until(Duration::from_secs(180), || {
-        details = node.video(&uuid, Some(&admin.token));
-        details["state"]["id"] == 1
-            && details["streamingPlaylists"][0]["files"]
-                .as_array()
-                .is_some_and(|files| {
-                    !files.is_empty() && files.iter().all(|f| f["magnetUri"].is_string())
-                })
-    });
-    assert!(
-        ready,
-        "{name} not published with torrents after 180 s: {details}"
-    );
-    video
+    node.publish_public(&node.admin(), &[("name", name)], &clip)
 }
 
 fn uuid_of(video: &Value) -> String {

@@ -28,7 +28,7 @@ pub use error::{ApiError, ApiResult};
 pub use files::SeedableFile;
 pub use format::date as format_date;
 pub use ota::OtaSettings;
-pub use remote::remote_video_json;
+pub use remote::{remote_actor_id, remote_video_json};
 pub use routes::QueryPairs;
 pub use settings::ApiSettings;
 pub use upload::recover_uploads;

@@ -26,7 +26,7 @@ pub(crate) fn remote_video_id(uuid: &Uuid) -> u64 {
 }
 
 /// A remote actor's numeric id, from a hash of its ActivityPub id.
-fn remote_actor_id(url: &str) -> u64 {
+pub fn remote_actor_id(url: &str) -> u64 {
     let digest = Sha256::digest(url.as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);

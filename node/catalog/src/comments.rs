@@ -159,6 +159,56 @@ fn count_rating(
     Ok(())
 }
 
+/// Drops every comment on and rating of a video that is gone, in its removal's transaction.
+pub(crate) fn forget_interactions(txn: &WriteTransaction, video: Uuid) -> Result<()> {
+    let key = video.as_u128();
+    let comment_ids: Vec<u64> = {
+        let by_video = txn.open_table(COMMENTS_BY_VIDEO)?;
+        let mut ids = Vec::new();
+        for entry in by_video.range((key, 0)..=(key, u64::MAX))? {
+            ids.push(entry?.0.value().1);
+        }
+        ids
+    };
+    {
+        let mut comments = txn.open_table(COMMENTS)?;
+        let mut by_video = txn.open_table(COMMENTS_BY_VIDEO)?;
+        let mut by_url = txn.open_table(COMMENTS_BY_URL)?;
+        for id in comment_ids {
+            if let Some(comment) = get_row::<u64, Comment>(&comments, id)? {
+                by_url.remove(comment.url.as_str())?;
+            }
+            comments.remove(id)?;
+            by_video.remove((key, id))?;
+        }
+    }
+    let raters: Vec<String> = {
+        let by_video = txn.open_table(RATINGS_BY_VIDEO)?;
+        let mut raters = Vec::new();
+        for entry in by_video.range((key, "")..)? {
+            let (k, _) = entry?;
+            let (uuid, rater) = k.value();
+            if uuid != key {
+                break;
+            }
+            raters.push(rater.to_string());
+        }
+        raters
+    };
+    let mut ratings = txn.open_table(RATINGS)?;
+    let mut by_url = txn.open_table(RATINGS_BY_URL)?;
+    let mut by_video = txn.open_table(RATINGS_BY_VIDEO)?;
+    for rater in raters {
+        if let Some(rating) = get_row::<(&str, u128), VideoRating>(&ratings, (rater.as_str(), key))?
+        {
+            by_url.remove(rating.url.as_str())?;
+        }
+        ratings.remove((rater.as_str(), key))?;
+        by_video.remove((key, rater.as_str()))?;
+    }
+    Ok(())
+}
+
 /// Comments.
 impl Catalog {
     /// Stores a comment; `url` makes its ActivityPub id from the id it gets (a remote
@@ -412,12 +462,12 @@ impl Catalog {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::*;
 
     /// A public video of a new user.
-    fn local_video(c: &Catalog) -> Video {
+    pub(crate) fn local_video(c: &Catalog) -> Video {
         let user = c
             .create_user(crate::users::tests::new_user("owner"))
             .expect("user");
@@ -681,6 +731,24 @@ mod tests {
             Some(Rating::Like)
         );
         assert_eq!(counters(&c), (1, 0));
+    }
+
+    #[test]
+    fn a_deleted_video_takes_its_comments_and_ratings_along() {
+        let (_dir, c) = catalog();
+        let video = local_video(&c);
+        let v = video.uuid;
+        let (comment, _) = c
+            .add_comment(comment_on(v, AccountRef::Local(1), "Bye", None), ours(v))
+            .expect("comment");
+        let like = "https://here.example/accounts/alice/likes/9";
+        c.set_rating(&AccountRef::Local(1), v, Some(Rating::Like), like)
+            .expect("rate");
+        c.delete_video(video.id).expect("delete");
+        assert!(c.comments_of_video(v).expect("read").is_empty());
+        assert_eq!(c.comment_by_url(&comment.url).expect("read"), None);
+        assert_eq!(c.rating(&AccountRef::Local(1), v).expect("read"), None);
+        assert_eq!(c.rating_by_url(like).expect("read"), None);
     }
 
     #[test]

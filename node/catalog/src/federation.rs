@@ -369,6 +369,7 @@ fn remove_video_at(txn: &WriteTransaction, url: &str) -> Result<Option<RemoteVid
     };
     videos.remove(url)?;
     unindex_video(txn, &video)?;
+    crate::comments::forget_interactions(txn, video.uuid)?;
     Ok(Some(video))
 }
 

@@ -126,37 +126,17 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::*;
+    use crate::model::Video;
 
     fn catalog_with_video() -> (tempfile::TempDir, Catalog, Video, u64) {
         let dir = tempfile::tempdir().expect("temp dir");
         let catalog = Catalog::open(&dir.path().join("catalog.redb")).expect("open");
-        let user = catalog
-            .create_user(crate::users::tests::new_user("vc"))
-            .expect("user");
+        let video = crate::comments::tests::local_video(&catalog);
         let channel = catalog
-            .channels_of_account(user.account_id)
-            .expect("channels")[0]
-            .id;
-        let source = SourceFile {
-            path: "media/original-video-files/x.mp4".into(),
-            original_name: "x.mp4".into(),
-            extension: ".mp4".into(),
-            size: 1,
-            mime_type: "video/mp4".into(),
-            info_hash: None,
-        };
-        let video = catalog
-            .create_video(
-                NewVideo {
-                    uuid: Uuid::new_v4(),
-                    attributes: VideoAttributes::new("A video", channel, Privacy::Public),
-                    source,
-                },
-                None,
-            )
-            .expect("video");
-        (dir, catalog, video, user.account_id)
+            .channel(video.attributes.channel_id)
+            .expect("read")
+            .expect("channel");
+        (dir, catalog, video, channel.account_id)
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::store::*;
 
 pub(crate) fn remove_video_rows(txn: &WriteTransaction, video: &Video) -> Result<()> {
     crate::video_changes::mark_video_change(txn, video.uuid)?;
+    crate::comments::forget_interactions(txn, video.uuid)?;
     txn.open_table(VIDEOS)?.remove(video.id)?;
     txn.open_table(VIDEOS_BY_UUID)?
         .remove(video.uuid.as_u128())?;

@@ -12,15 +12,14 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use peerbox_catalog::web_profiles::Actor as Owner;
 use peerbox_catalog::{
-    AccountRef, ActorRef, Comment, FollowState, NewComment, Rating, RemoteActor, RemoteVideo,
-    Video, VideoRef,
+    AccountRef, ActorRef, Comment, NewComment, Rating, RemoteActor, RemoteVideo, Video, VideoRef,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::Federation;
 use crate::activities::{Activity, is_url, object_id};
-use crate::outbox::PUBLIC;
+use crate::outbox::{PUBLIC, inbox_of, with_context};
 
 /// PeerTube's longest comment, in characters.
 pub const MAX_COMMENT_CHARS: usize = 10_000;
@@ -181,21 +180,6 @@ pub fn rating_activity(
         "to": [owner_url],
         "cc": [],
     })
-}
-
-/// The activities PeerTube sends with comments and ratings carry this context.
-fn with_context(mut activity: Value) -> Value {
-    if let Some(map) = activity.as_object_mut() {
-        map.insert(
-            "@context".into(),
-            json!([
-                "https://www.w3.org/ns/activitystreams",
-                "https://w3id.org/security/v1",
-                {"RsaSignature2017": "https://w3id.org/security#RsaSignature2017"}
-            ]),
-        );
-    }
-    activity
 }
 
 /// Where a tag that starts at `s` (on its `<`) ends, quotes taken into account.
@@ -574,32 +558,6 @@ impl Federation {
         Some(format!("{account}/{}/{video}", rating_path(rating)))
     }
 
-    fn inbox_of(actor: &RemoteActor) -> String {
-        actor
-            .shared_inbox
-            .clone()
-            .unwrap_or_else(|| actor.inbox.clone())
-    }
-
-    /// The inboxes of the accepted remote followers of these local actors.
-    fn followers_inboxes(&self, of: &[ActorRef]) -> Result<BTreeSet<String>, String> {
-        let mut inboxes = BTreeSet::new();
-        for target in of {
-            for follow in self.catalog.followers_of(target).map_err(text)? {
-                let ActorRef::Remote(url) = &follow.follower else {
-                    continue;
-                };
-                if follow.state != FollowState::Accepted {
-                    continue;
-                }
-                if let Some(actor) = self.catalog.remote_actor(url).map_err(text)? {
-                    inboxes.insert(Self::inbox_of(&actor));
-                }
-            }
-        }
-        Ok(inboxes)
-    }
-
     /// Who hears of a comment (its creation or its deletion), as PeerTube tells them: the
     /// followers of `signer`, the remote authors of the comments it answers, and the
     /// video's origin (a remote video) or the followers of the video's channel, account
@@ -609,7 +567,7 @@ impl Federation {
         comment: &Comment,
         signer: &ActorRef,
     ) -> Result<BTreeSet<String>, String> {
-        let mut inboxes = self.followers_inboxes(std::slice::from_ref(signer))?;
+        let mut inboxes = self.follower_inboxes(std::slice::from_ref(signer))?;
         let mut parent = comment.in_reply_to;
         for _ in 0..MAX_THREAD_DEPTH {
             let Some(id) = parent else { break };
@@ -619,7 +577,7 @@ impl Federation {
             if let Some(AccountRef::Remote(url)) = &above.author {
                 match self.remote_actor(url, false).await {
                     Ok(actor) => {
-                        inboxes.insert(Self::inbox_of(&actor));
+                        inboxes.insert(inbox_of(&actor));
                     }
                     Err(e) => tracing::debug!("the author of {} is not reached: {e}", above.url),
                 }
@@ -634,7 +592,7 @@ impl Federation {
                     .map_err(text)?
                     .ok_or("the video is gone")?;
                 let origin = self.remote_actor(&video.account_url, false).await?;
-                inboxes.insert(Self::inbox_of(&origin));
+                inboxes.insert(inbox_of(&origin));
             }
             None => {
                 let video = self
@@ -647,7 +605,7 @@ impl Federation {
                     .channel(video.attributes.channel_id)
                     .map_err(text)?
                     .ok_or("the video's channel is gone")?;
-                inboxes.extend(self.followers_inboxes(&[
+                inboxes.extend(self.follower_inboxes(&[
                     ActorRef::Local(Owner::Channel(channel.id)),
                     ActorRef::Local(Owner::Account(channel.account_id)),
                     ActorRef::Instance,
@@ -668,28 +626,6 @@ impl Federation {
             .video(VideoRef::Uuid(comment.video))
             .map_err(text)?
             .is_some_and(|v| self.federates(&v)))
-    }
-
-    /// Queues `activity`, signed by `signer`, for each inbox that is neither this node's
-    /// nor blocked.
-    fn queue(
-        &self,
-        signer: &ActorRef,
-        inboxes: BTreeSet<String>,
-        activity: Value,
-    ) -> Result<(), String> {
-        let body = serde_json::to_vec(&with_context(activity)).map_err(text)?;
-        let items: Vec<_> = inboxes
-            .into_iter()
-            .filter(|inbox| !self.is_local_url(inbox) && !self.is_blocked(inbox))
-            .map(|inbox| (inbox, signer.clone(), body.clone()))
-            .collect();
-        if items.is_empty() {
-            return Ok(());
-        }
-        self.catalog.enqueue_deliveries(&items).map_err(text)?;
-        self.deliverer.wake();
-        Ok(())
     }
 
     /// Tells other servers of a new comment by a local account: `Create` of its Note.
@@ -715,7 +651,7 @@ impl Federation {
             "object": note_object(comment, &in_reply_to, &author_url, &cc),
         });
         let inboxes = self.comment_audience(comment, &author).await?;
-        self.queue(&author, inboxes, activity)
+        self.send(&author, inboxes, &activity)
     }
 
     /// Tells other servers that a comment was deleted here (`comment` as it was before):
@@ -754,7 +690,7 @@ impl Federation {
             "object": tombstone(comment, &in_reply_to),
         });
         let inboxes = self.comment_audience(comment, &signer).await?;
-        self.queue(&signer, inboxes, activity)
+        self.send(&signer, inboxes, &activity)
     }
 
     /// Tells a remote video's origin that a local account's rating changed from `before` to
@@ -772,7 +708,7 @@ impl Federation {
         let rater = ActorRef::Local(Owner::Account(account_id));
         let rater_url = self.actor_url(&rater).ok_or("the account is gone")?;
         let origin = self.remote_actor(&video.account_url, false).await?;
-        let inbox = BTreeSet::from([Self::inbox_of(&origin)]);
+        let inbox = BTreeSet::from([inbox_of(&origin)]);
         let activity = |rating: Rating| {
             let id = format!("{rater_url}/{}/{}", rating_path(rating), video.uuid);
             rating_activity(&id, rating, &rater_url, &video.url, &origin.url)
@@ -787,10 +723,10 @@ impl Federation {
                 "cc": [],
                 "object": undone,
             });
-            self.queue(&rater, inbox.clone(), undo)?;
+            self.send(&rater, inbox.clone(), &undo)?;
         }
         if let Some(new) = after {
-            self.queue(&rater, inbox, activity(new))?;
+            self.send(&rater, inbox, &activity(new))?;
         }
         Ok(())
     }

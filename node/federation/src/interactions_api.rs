@@ -17,7 +17,6 @@ use peerbox_catalog::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::Federation;
@@ -114,16 +113,6 @@ fn video_number(state: &SharedState, target: &Target) -> Value {
     }
 }
 
-/// A remote actor's number: the one the API's video JSON gives it (a hash of its URL in
-/// `[2^52, 2^53)`, apart from local ids).
-fn remote_actor_number(url: &str) -> u64 {
-    const BASE: u64 = 1 << 52;
-    let digest = Sha256::digest(url.as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    BASE | (u64::from_be_bytes(first) & (BASE - 1))
-}
-
 /// What PeerTube shows of a comment's account.
 fn account_json(state: &SharedState, fed: &Federation, author: &AccountRef) -> Value {
     match author {
@@ -156,7 +145,7 @@ fn account_json(state: &SharedState, fed: &Federation, author: &AccountRef) -> V
                 ),
             };
             json!({
-                "id": remote_actor_number(url),
+                "id": peerbox_api::remote_actor_id(url),
                 "name": name,
                 "displayName": display,
                 "url": url,

@@ -20,7 +20,7 @@ pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 
 /// The `@context` of the activities PeerTube sends: the Video one (a superset) when a
 /// Video object travels inline.
-fn with_context(mut activity: Value) -> Value {
+pub(crate) fn with_context(mut activity: Value) -> Value {
     let context = match activity["object"]["type"].as_str() {
         Some("Video") => crate::video_object::video_context(),
         _ => json!([
@@ -47,24 +47,36 @@ fn announce(sharer_url: &str, video_url: &str, uuid: Uuid) -> Value {
     })
 }
 
+/// Where to deliver to an actor: its server's shared inbox when it has one.
+pub(crate) fn inbox_of(actor: &RemoteActor) -> String {
+    actor
+        .shared_inbox
+        .clone()
+        .unwrap_or_else(|| actor.inbox.clone())
+}
+
 fn follow_object(follow_id: &str, follower: &str, target: &str) -> Value {
     json!({"type": "Follow", "id": follow_id, "actor": follower, "object": target})
 }
 
 impl Federation {
-    /// Queues `activity` (signed by `signer`) for each inbox.
-    fn send(
+    /// Queues `activity` (signed by `signer`) for each inbox that is neither this node's
+    /// nor blocked.
+    pub(crate) fn send(
         &self,
         signer: &ActorRef,
         inboxes: BTreeSet<String>,
         activity: &Value,
     ) -> Result<(), String> {
-        if inboxes.is_empty() {
+        let items: Vec<_> = inboxes
+            .into_iter()
+            .filter(|inbox| !self.is_local_url(inbox) && !self.is_blocked(inbox))
+            .collect();
+        if items.is_empty() {
             return Ok(());
         }
-        let body =
-            serde_json::to_vec(&with_context(activity.clone())).map_err(|e| e.to_string())?;
-        let items: Vec<_> = inboxes
+        let body = serde_json::to_vec(&with_context(activity.clone())).map_err(text)?;
+        let items: Vec<_> = items
             .into_iter()
             .map(|inbox| (inbox, signer.clone(), body.clone()))
             .collect();
@@ -161,8 +173,7 @@ impl Federation {
             "actor": instance_url,
             "object": video.url,
         });
-        let inbox = channel.shared_inbox.unwrap_or(channel.inbox);
-        self.send(&ActorRef::Instance, [inbox].into(), &activity)
+        self.send(&ActorRef::Instance, [inbox_of(&channel)].into(), &activity)
     }
 
     /// An administrator's answer to a pending follower of the instance.
@@ -190,18 +201,18 @@ impl Federation {
 
     /// The inboxes of the accepted remote followers of these local actors, a shared inbox
     /// once for all the actors of a server that has one.
-    fn follower_inboxes(&self, of: &[ActorRef]) -> Result<BTreeSet<String>, String> {
+    pub(crate) fn follower_inboxes(&self, of: &[ActorRef]) -> Result<BTreeSet<String>, String> {
         let mut inboxes = BTreeSet::new();
         for target in of {
             for follow in self.catalog.followers_of(target).map_err(text)? {
                 let ActorRef::Remote(url) = &follow.follower else {
                     continue;
                 };
-                if follow.state != FollowState::Accepted || self.is_blocked(url) {
+                if follow.state != FollowState::Accepted {
                     continue;
                 }
                 if let Some(actor) = self.catalog.remote_actor(url).map_err(text)? {
-                    inboxes.insert(actor.shared_inbox.unwrap_or(actor.inbox));
+                    inboxes.insert(inbox_of(&actor));
                 }
             }
         }

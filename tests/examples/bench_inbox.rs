@@ -5,40 +5,34 @@
 //! PKCS#1 v1.5 SHA-256 verifications per second on one core, with the same `rsa` crate.
 //!
 //! The node serves plain HTTP on 127.0.0.1, so that the figure is the inbox's and not TLS's;
-//! a local HTTPS server (certificates made at run time, trusted by the node) serves the one
-//! sending actor, whose key the node fetches once, on the first activity. Each run posts
-//! `--activities` distinct `Like`s of a video the node does not know (taken with 204 and
-//! applied as nothing to do) over `--connections` keep-alive connections; they are signed
-//! before the clock starts. The node's CPU time comes from /proc/PID/stat, its memory from
-//! /proc/PID/status.
+//! the e2e harness's ActivityPub [`Peer`] (HTTPS with a certificate of a [`TestCa`] made at
+//! run time, which the node trusts) serves the one sending actor, whose key the node fetches
+//! once, on the first activity. Each run posts `--activities` distinct `Like`s of a video the
+//! node does not know (taken with 204 and applied as nothing to do) over `--connections`
+//! keep-alive connections; they are signed before the clock starts. The node's CPU time
+//! comes from /proc/PID/stat, its memory from /proc/PID/status, so the bench starts the
+//! node itself (the harness's `Node` does not hand out its process).
 //!
 //! Options: `--peerbox PATH` (target/release/peerbox), `--dir DIR` (target/bench-inbox),
 //! `--runs N` (5), `--activities N` (5000), `--connections N` (8).
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
+use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::routing::get;
 use chrono::Utc;
-use peerbox_federation::keys;
-use peerbox_federation::signatures::Signer;
+use peerbox_e2e::TestCa;
+use peerbox_e2e::activitypub_peer::{AP, Peer, PeerActor};
+use peerbox_federation::signatures::{SignedHeaders, Signer};
 use rsa::RsaPrivateKey;
 use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
 use rsa::signature::{Signer as _, Verifier as _};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::json;
 use sha2::Sha256;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
-
-const ACTOR_PATH: &str = "/accounts/bench";
 
 struct Options {
     peerbox: PathBuf,
@@ -68,26 +62,28 @@ fn main() -> Result<(), Error> {
         std::fs::remove_dir_all(&opts.dir)?;
     }
     std::fs::create_dir_all(&opts.dir)?;
-    tokio::runtime::Runtime::new()?.block_on(run(&opts))
+    // The peer runs on its own runtime, so it starts (and stops) outside the bench's.
+    let ca = TestCa::new();
+    let peer = Peer::start("127.0.0.1", &ca);
+    let actor = peer.add_actor("bench", "Person");
+    let ca_file = opts.dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem())?;
+    tokio::runtime::Runtime::new()?.block_on(run(&opts, &actor, &ca_file))
 }
 
-async fn run(opts: &Options) -> Result<(), Error> {
-    let pair = keys::generate()?;
-    let key = keys::private_key(&pair.private_pem)?;
-    let (peer_url, ca_pem) = serve_actor(&pair.public_pem).await?;
-    let ca_file = opts.dir.join("ca.pem");
-    std::fs::write(&ca_file, ca_pem)?;
-    let actor_url = format!("{peer_url}{ACTOR_PATH}");
-    let signer = Arc::new(Signer::new(&actor_url, key.clone()));
+async fn run(opts: &Options, actor: &PeerActor, ca_file: &Path) -> Result<(), Error> {
+    let key = actor.private_key();
+    let actor_url = actor.url.as_str();
+    let signer = Arc::new(actor.signer());
 
     let port = free_port()?;
-    let mut node = start_node(opts, &ca_file, port)?;
-    let result = measure(opts, &mut node, port, &signer, &actor_url).await;
+    let mut node = start_node(opts, ca_file, port)?;
+    let result = measure(opts, &mut node, port, &signer, actor_url).await;
     let _ = node.kill();
     let _ = node.wait();
     let runs = result?;
 
-    let baseline = verifications_per_second(&key)?;
+    let baseline = verifications_per_second(key)?;
     let med = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
     let rate = med(|r| r.per_second);
     let cpu_us = med(|r| r.cpu_us);
@@ -222,7 +218,7 @@ fn sign_likes(
     port: u16,
     first: usize,
     count: usize,
-) -> Vec<(peerbox_federation::signatures::SignedHeaders, Vec<u8>)> {
+) -> Vec<(SignedHeaders, Vec<u8>)> {
     let sign = |range: std::ops::Range<usize>| {
         range
             .map(|i| {
@@ -253,7 +249,7 @@ fn sign_likes(
 async fn post_all(
     clients: &[reqwest::Client],
     inbox: &str,
-    activities: Vec<(peerbox_federation::signatures::SignedHeaders, Vec<u8>)>,
+    activities: Vec<(SignedHeaders, Vec<u8>)>,
 ) -> Vec<u16> {
     let queue = Arc::new(std::sync::Mutex::new(activities));
     let mut tasks = Vec::new();
@@ -266,7 +262,7 @@ async fn post_all(
                 let Some((signed, body)) = next else { break };
                 let mut request = client
                     .post(&inbox)
-                    .header("content-type", "application/activity+json")
+                    .header("content-type", AP)
                     .header("date", signed.date)
                     .header("signature", signed.signature);
                 if let Some(digest) = signed.digest {
@@ -374,96 +370,8 @@ fn health(port: u16) -> bool {
         && answer.starts_with(b"HTTP/1.1 200")
 }
 
-/// Serves the actor document over HTTPS on 127.0.0.1; returns its base URL and the PEM of
-/// the CA that issued its certificate.
-async fn serve_actor(public_pem: &str) -> Result<(String, String), Error> {
-    let ca_key = rcgen::KeyPair::generate()?;
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Peerbox inbox benchmark CA");
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key)?;
-    let key = rcgen::KeyPair::generate()?;
-    let cert =
-        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])?.signed_by(&key, &ca)?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![cert.der().clone(), CertificateDer::from(ca.der().to_vec())],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-    )?;
-    let tcp = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-    let base = format!("https://127.0.0.1:{}", tcp.local_addr()?.port());
-    let url = format!("{base}{ACTOR_PATH}");
-    let actor = json!({
-        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
-        "type": "Person",
-        "id": url,
-        "preferredUsername": "bench",
-        "inbox": format!("{url}/inbox"),
-        "publicKey": { "id": format!("{url}#main-key"), "owner": url, "publicKeyPem": public_pem },
-    })
-    .to_string();
-    let router = axum::Router::new().route(
-        ACTOR_PATH,
-        get(move || {
-            let actor = actor.clone();
-            async move { ([("content-type", "application/activity+json")], actor) }
-        }),
-    );
-    let (ready_tx, ready) = mpsc::channel(16);
-    let listener = TlsListener {
-        tcp,
-        acceptor: TlsAcceptor::from(Arc::new(config)),
-        ready_tx,
-        ready,
-    };
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    Ok((base, ca.pem()))
-}
-
-/// Runs each TLS handshake in its own task and hands axum the finished connections.
-struct TlsListener {
-    tcp: TcpListener,
-    acceptor: TlsAcceptor,
-    ready_tx: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            tokio::select! {
-                accepted = self.tcp.accept() => {
-                    let Ok((tcp, addr)) = accepted else { continue };
-                    let (acceptor, ready) = (self.acceptor.clone(), self.ready_tx.clone());
-                    tokio::spawn(async move {
-                        if let Ok(tls) = acceptor.accept(tcp).await {
-                            let _ = ready.send((tls, addr)).await;
-                        }
-                    });
-                }
-                Some(connection) = self.ready.recv() => return connection,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.tcp.local_addr()
-    }
-}
-
 fn free_port() -> Result<u16, Error> {
-    Ok(StdListener::bind((Ipv4Addr::LOCALHOST, 0))?
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
         .port())
 }
