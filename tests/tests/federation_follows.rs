@@ -343,38 +343,7 @@ fn with_manual_approval_a_follower_waits_for_the_administrator() {
     let mut env = NODE_ENV.to_vec();
     env.push(("PEERBOX_FEDERATION_MANUAL_APPROVAL", "true"));
     let b = Node::start_https(B, &ca, &env);
-    let admin = a.admin();
-    let resp = send(
-        a.req(Method::POST, "/api/v1/server/following", Some(&admin.token))
-            .json(&json!({ "hosts": [b.host()] })),
-    );
-    expect_json(resp, StatusCode::NO_CONTENT);
-    let mut followers = Value::Null;
-    let waiting = wait_until(Duration::from_secs(30), || {
-        followers = b.get_json("/api/v1/server/followers?state=pending", None);
-        lists_actor(
-            &followers,
-            "follower",
-            "peertube",
-            &a.host(),
-            Some("pending"),
-        )
-    });
-    assert!(
-        waiting,
-        "B does not list A as a pending follower: {followers}"
-    );
-    let following = a.get_json("/api/v1/server/following", None);
-    assert!(
-        lists_actor(
-            &following,
-            "following",
-            "peertube",
-            &b.host(),
-            Some("pending")
-        ),
-        "A's follow is not pending: {following}"
-    );
+    follow_instance_until(&a, &b, "pending");
 
     let b_admin = b.admin();
     let handle = format!("peertube@{}", a.host());
@@ -420,37 +389,28 @@ fn channel_followers(node: &Node, owner: &Account, channel: &str) -> Value {
 
 /// `a`'s administrator follows `b`'s instance; `b` accepts at once (no manual approval).
 fn follow_instance(a: &Node, b: &Node) {
+    follow_instance_until(a, b, "accepted");
+}
+
+/// `a`'s administrator follows `b`'s instance; both list the follow in `state` within 30 s.
+fn follow_instance_until(a: &Node, b: &Node, state: &str) {
     let admin = a.admin();
     let resp = send(
         a.req(Method::POST, "/api/v1/server/following", Some(&admin.token))
             .json(&json!({ "hosts": [b.host()] })),
     );
     expect_json(resp, StatusCode::NO_CONTENT);
-    let mut following = Value::Null;
-    let accepted = wait_until(Duration::from_secs(30), || {
+    let (mut following, mut followers) = (Value::Null, Value::Null);
+    let listed = wait_until(Duration::from_secs(30), || {
         following = a.get_json("/api/v1/server/following", None);
-        lists_actor(
-            &following,
-            "following",
-            "peertube",
-            &b.host(),
-            Some("accepted"),
-        )
+        followers = b.get_json("/api/v1/server/followers", None);
+        lists_actor(&following, "following", "peertube", &b.host(), Some(state))
+            && lists_actor(&followers, "follower", "peertube", &a.host(), Some(state))
     });
     assert!(
-        accepted,
-        "A's following does not show B's instance actor accepted: {following}"
-    );
-    let followers = b.get_json("/api/v1/server/followers", None);
-    assert!(
-        lists_actor(
-            &followers,
-            "follower",
-            "peertube",
-            &a.host(),
-            Some("accepted")
-        ),
-        "B's followers do not show A's instance actor: {followers}"
+        listed,
+        "the follow of B's instance is not {state} on both sides: A's following {following}, \
+         B's followers {followers}"
     );
 }
 

@@ -9,16 +9,15 @@
 //! table reads as empty, so older catalogs need no migration.
 
 use chrono::{DateTime, Utc};
-use redb::{
-    ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableError,
-    WriteTransaction,
-};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{CatalogError, Result};
 use crate::model::Video;
-use crate::store::{Catalog, VIDEOS, VIDEOS_BY_UUID, get_row, next_id, put_row};
+use crate::store::{
+    Catalog, VIDEOS, VIDEOS_BY_UUID, get_row, next_id, put_row, read_table, row_by_index,
+};
 
 const COMMENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("comments");
 /// `(video uuid, comment id)`: a video's comments in the order they came.
@@ -107,17 +106,6 @@ pub struct VideoRating {
     /// The Like or Dislike activity's id.
     pub url: String,
     pub created_at: DateTime<Utc>,
-}
-
-fn read_table<K: redb::Key + 'static, V: redb::Value + 'static>(
-    txn: &ReadTransaction,
-    table: TableDefinition<K, V>,
-) -> Result<Option<ReadOnlyTable<K, V>>> {
-    match txn.open_table(table) {
-        Ok(t) => Ok(Some(t)),
-        Err(TableError::TableDoesNotExist(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
 }
 
 fn counter(video: &mut Video, rating: Rating) -> &mut u64 {
@@ -280,16 +268,7 @@ impl Catalog {
     /// The comment whose ActivityPub id is `url`.
     pub fn comment_by_url(&self, url: &str) -> Result<Option<Comment>> {
         let txn = self.db.begin_read()?;
-        let (Some(by_url), Some(comments)) = (
-            read_table(&txn, COMMENTS_BY_URL)?,
-            read_table(&txn, COMMENTS)?,
-        ) else {
-            return Ok(None);
-        };
-        match by_url.get(url)? {
-            Some(id) => get_row(&comments, id.value()),
-            None => Ok(None),
-        }
+        row_by_index(&txn, COMMENTS_BY_URL, COMMENTS, url)
     }
 
     /// Every comment of a video, deleted ones included, oldest first.

@@ -6,14 +6,13 @@
 
 use chrono::{DateTime, Utc};
 use redb::{
-    ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
-    TableDefinition, TableError, WriteTransaction,
+    ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{CatalogError, Result};
-use crate::store::{Catalog, VIDEOS_BY_UUID, get_row, next_id, put_row};
+use crate::store::{Catalog, VIDEOS_BY_UUID, get_row, next_id, put_row, read_table, row_by_index};
 use crate::web_profiles::Actor;
 
 const REMOTE_ACTORS: TableDefinition<&str, &[u8]> = TableDefinition::new("remote_actors");
@@ -227,18 +226,6 @@ pub struct Delivery {
     pub next_attempt_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub last_error: Option<String>,
-}
-
-/// Opens a table for reading; `None` when nothing was ever written to it.
-fn read_table<K: redb::Key + 'static, V: redb::Value + 'static>(
-    txn: &ReadTransaction,
-    table: TableDefinition<K, V>,
-) -> Result<Option<ReadOnlyTable<K, V>>> {
-    match txn.open_table(table) {
-        Ok(t) => Ok(Some(t)),
-        Err(TableError::TableDoesNotExist(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// The second halves of the `(prefix, _)` keys of a two-string index.
@@ -504,30 +491,18 @@ impl Catalog {
 
     pub fn follow_between(&self, follower: &ActorRef, target: &ActorRef) -> Result<Option<Follow>> {
         let txn = self.db.begin_read()?;
-        let (Some(pairs), Some(follows)) = (
-            read_table(&txn, FOLLOWS_BY_PAIR)?,
-            read_table(&txn, FOLLOWS)?,
-        ) else {
-            return Ok(None);
-        };
-        match pairs.get((follower.key().as_str(), target.key().as_str()))? {
-            Some(id) => get_row(&follows, id.value()),
-            None => Ok(None),
-        }
+        let pair = (follower.key(), target.key());
+        row_by_index(
+            &txn,
+            FOLLOWS_BY_PAIR,
+            FOLLOWS,
+            (pair.0.as_str(), pair.1.as_str()),
+        )
     }
 
     pub fn follow_by_activity(&self, activity_id: &str) -> Result<Option<Follow>> {
         let txn = self.db.begin_read()?;
-        let (Some(by_activity), Some(follows)) = (
-            read_table(&txn, FOLLOWS_BY_ACTIVITY)?,
-            read_table(&txn, FOLLOWS)?,
-        ) else {
-            return Ok(None);
-        };
-        match by_activity.get(activity_id)? {
-            Some(id) => get_row(&follows, id.value()),
-            None => Ok(None),
-        }
+        row_by_index(&txn, FOLLOWS_BY_ACTIVITY, FOLLOWS, activity_id)
     }
 
     pub fn follow_by_id(&self, id: u64) -> Result<Option<Follow>> {

@@ -244,6 +244,39 @@ fn sync_parent(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A table of a read transaction; `None` when it was never written (tables that came after
+/// the first schema are created on first write, so older catalogs need no migration).
+pub(crate) fn read_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &redb::ReadTransaction,
+    table: TableDefinition<K, V>,
+) -> Result<Option<redb::ReadOnlyTable<K, V>>> {
+    match txn.open_table(table) {
+        Ok(t) => Ok(Some(t)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The row of `rows` that `index` maps `key` to, if any.
+pub(crate) fn row_by_index<'k, K, T>(
+    txn: &redb::ReadTransaction,
+    index: TableDefinition<K, u64>,
+    rows: TableDefinition<u64, &[u8]>,
+    key: K::SelfType<'k>,
+) -> Result<Option<T>>
+where
+    K: redb::Key + 'static,
+    T: DeserializeOwned,
+{
+    let (Some(index), Some(rows)) = (read_table(txn, index)?, read_table(txn, rows)?) else {
+        return Ok(None);
+    };
+    match index.get(key)? {
+        Some(id) => get_row(&rows, id.value()),
+        None => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,12 +7,12 @@
 
 use std::sync::Arc;
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableError, WriteTransaction};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::store::{Catalog, META, get_row, put_row};
+use crate::store::{Catalog, META, get_row, put_row, read_table};
 
 /// uuid -> the mark's number: a newer mark replaces an older one, and only the mark that
 /// was looked at is cleared (an edit made while federation was busy with the video stays).
@@ -68,10 +68,8 @@ impl Catalog {
     /// The local videos marked as changed, in no particular order.
     pub fn changed_videos(&self) -> Result<Vec<VideoChange>> {
         let txn = self.db.begin_read()?;
-        let table = match txn.open_table(VIDEO_CHANGES) {
-            Ok(t) => t,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(table) = read_table(&txn, VIDEO_CHANGES)? else {
+            return Ok(Vec::new());
         };
         let mut changes = Vec::new();
         for row in table.iter()? {
@@ -86,10 +84,9 @@ impl Catalog {
 
     pub fn federated_video(&self, uuid: Uuid) -> Result<Option<FederatedVideo>> {
         let txn = self.db.begin_read()?;
-        match txn.open_table(FEDERATED_VIDEOS) {
-            Ok(t) => get_row(&t, uuid.as_u128()),
-            Err(TableError::TableDoesNotExist(_)) => Ok(None),
-            Err(e) => Err(e.into()),
+        match read_table(&txn, FEDERATED_VIDEOS)? {
+            Some(t) => get_row(&t, uuid.as_u128()),
+            None => Ok(None),
         }
     }
 

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
@@ -193,9 +194,9 @@ fn valid_host(host: &str) -> bool {
 async fn follow_servers(
     Extension(fed): Fed,
     _: AdminUser,
-    body: Result<Json<FollowBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<FollowBody>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let body = json_body(body)?;
     if body.hosts.is_empty() && body.handles.is_empty() {
         return Err(ApiError::invalid_param(
             "hosts",
@@ -226,6 +227,12 @@ async fn follow_servers(
             .map_err(internal)?;
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A JSON body, or PeerTube's 400 saying why it is not one.
+pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
+    body.map(|Json(b)| b)
+        .map_err(|e| ApiError::bad_request(e.body_text()))
 }
 
 fn unreachable(e: String) -> ApiError {
@@ -392,9 +399,9 @@ struct SubscribeBody {
 async fn subscribe(
     Extension(fed): Fed,
     AuthUser(user): AuthUser,
-    body: Result<Json<SubscribeBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<SubscribeBody>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let body = json_body(body)?;
     let channel = fed.resolve_remote(&body.uri).await.map_err(unreachable)?;
     if channel.kind != RemoteActorKind::Group {
         return Err(ApiError::invalid_param("uri", "Should be a channel"));
@@ -554,22 +561,21 @@ struct BlockServerBody {
 async fn block_server(
     Extension(fed): Fed,
     _: AdminUser,
-    body: Result<Json<BlockServerBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<BlockServerBody>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let body = json_body(body)?;
     if !valid_host(&body.host) {
         return Err(ApiError::invalid_param("host", "Should have a valid host"));
     }
     if body.host.eq_ignore_ascii_case(&fed.settings.public_host) {
         return Err(ApiError::conflict("You cannot block your own server."));
     }
-    if !fed
-        .set_blocked(Blocked::Servers, &body.host, true)
-        .map_err(internal)?
-    {
-        return Err(ApiError::conflict("This server is already blocked."));
-    }
-    Ok(StatusCode::NO_CONTENT)
+    block(
+        &fed,
+        Blocked::Servers,
+        &body.host,
+        "This server is already blocked.",
+    )
 }
 
 async fn unblock_server(
@@ -619,20 +625,27 @@ struct BlockAccountBody {
 async fn block_account(
     Extension(fed): Fed,
     _: AdminUser,
-    body: Result<Json<BlockAccountBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<BlockAccountBody>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let body = json_body(body)?;
     let actor = fed
         .resolve_remote(&body.account_name)
         .await
         .map_err(unreachable)?;
-    if !fed
-        .set_blocked(Blocked::Accounts, &actor.url, true)
-        .map_err(internal)?
-    {
-        return Err(ApiError::conflict("This account is already blocked."));
+    block(
+        &fed,
+        Blocked::Accounts,
+        &actor.url,
+        "This account is already blocked.",
+    )
+}
+
+/// Adds `entry` to a blocklist; `known` is the conflict when it is there already.
+fn block(fed: &Federation, list: Blocked, entry: &str, known: &str) -> ApiResult<StatusCode> {
+    match fed.set_blocked(list, entry, true).map_err(internal)? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::conflict(known)),
     }
-    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn unblock_account(

@@ -595,16 +595,7 @@ impl Federation {
                 inboxes.insert(inbox_of(&origin));
             }
             None => {
-                let video = self
-                    .catalog
-                    .video(VideoRef::Uuid(comment.video))
-                    .map_err(text)?
-                    .ok_or("the video is gone")?;
-                let channel = self
-                    .catalog
-                    .channel(video.attributes.channel_id)
-                    .map_err(text)?
-                    .ok_or("the video's channel is gone")?;
+                let channel = self.channel_of_video(comment.video)?;
                 inboxes.extend(self.follower_inboxes(&[
                     ActorRef::Local(Owner::Channel(channel.id)),
                     ActorRef::Local(Owner::Account(channel.account_id)),
@@ -664,16 +655,7 @@ impl Federation {
         let signer = match &comment.author {
             Some(AccountRef::Local(id)) => ActorRef::Local(Owner::Account(*id)),
             _ if comment.remote_video.is_none() => {
-                let video = self
-                    .catalog
-                    .video(VideoRef::Uuid(comment.video))
-                    .map_err(text)?
-                    .ok_or("the video is gone")?;
-                let channel = self
-                    .catalog
-                    .channel(video.attributes.channel_id)
-                    .map_err(text)?
-                    .ok_or("the video's channel is gone")?;
+                let channel = self.channel_of_video(comment.video)?;
                 ActorRef::Local(Owner::Account(channel.account_id))
             }
             _ => return Ok(()),

@@ -332,7 +332,7 @@ struct TextBody {
 
 /// A comment's text as PeerTube takes it: 1 to 10,000 characters.
 fn comment_text(body: Result<Json<TextBody>, JsonRejection>) -> ApiResult<String> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let body = crate::api::json_body(body)?;
     let text = body.text.unwrap_or_default();
     let length = text.chars().count();
     if length == 0 || length > MAX_COMMENT_CHARS {
@@ -481,7 +481,7 @@ async fn rate(
     body: Result<Json<RateBody>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
     let r = video_ref(&id)?;
-    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let body = crate::api::json_body(body)?;
     let rating = match body.rating.as_ref().and_then(Value::as_str) {
         Some("like") => Some(Rating::Like),
         Some("dislike") => Some(Rating::Dislike),

@@ -76,4 +76,20 @@ impl Federation {
             .map(serde_json::Value::String)
             .collect()
     }
+
+    /// The channel of a local video.
+    pub(crate) fn channel_of_video(
+        &self,
+        uuid: uuid::Uuid,
+    ) -> Result<peerbox_catalog::Channel, String> {
+        let video = self
+            .catalog
+            .video(peerbox_catalog::VideoRef::Uuid(uuid))
+            .map_err(|e| e.to_string())?
+            .ok_or("the video is gone")?;
+        self.catalog
+            .channel(video.attributes.channel_id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "the video's channel is gone".to_string())
+    }
 }
