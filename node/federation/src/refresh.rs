@@ -65,3 +65,99 @@ impl Federation {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::Router;
+    use axum::extract::Path;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use chrono::{Duration, Utc};
+    use peerbox_catalog::{Catalog, RemoteVideo};
+
+    use crate::client::test_support::serve;
+    use crate::{Federation, Settings};
+
+    fn remote_video(url: String, fetched_days_ago: i64) -> RemoteVideo {
+        let now = Utc::now();
+        RemoteVideo {
+            url: url.clone(),
+            uuid: uuid::Uuid::new_v4(),
+            name: "Elsewhere".into(),
+            description: None,
+            duration: 10,
+            channel_url: "https://localhost/video-channels/them".into(),
+            account_url: "https://localhost/accounts/them".into(),
+            watch_url: url,
+            thumbnail_url: None,
+            privacy: 1,
+            language: None,
+            category: None,
+            licence: None,
+            nsfw: false,
+            comments_enabled: true,
+            download_enabled: true,
+            tags: Vec::new(),
+            views: 0,
+            likes: 0,
+            dislikes: 0,
+            is_live: false,
+            hls: None,
+            published_at: now,
+            updated_at: now,
+            fetched_at: now - Duration::days(fetched_days_ago),
+        }
+    }
+
+    #[tokio::test]
+    async fn due_videos_gone_at_their_origin_go_and_the_others_stay() {
+        // The origin: `gone` videos were deleted there, the others are out of reach.
+        let origin = serve(Router::new().route(
+            "/videos/watch/{id}",
+            get(|Path(id): Path<String>| async move {
+                match id.starts_with("gone") {
+                    true => StatusCode::GONE,
+                    false => StatusCode::SERVICE_UNAVAILABLE,
+                }
+            }),
+        ))
+        .await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let catalog = Arc::new(Catalog::open(&dir.path().join("catalog.redb")).expect("catalog"));
+        let api = peerbox_api::AppState::new(
+            catalog.clone(),
+            Default::default(),
+            dir.path().to_path_buf(),
+        )
+        .expect("api state");
+        let settings = Settings {
+            public_url: "https://here.example".into(),
+            public_host: "here.example".into(),
+            instance_name: "Here".into(),
+            instance_short_description: String::new(),
+            tracker_enabled: false,
+            video_quota: -1,
+            video_quota_daily: -1,
+            client: origin.settings(),
+            federate_unlisted: false,
+            manual_approval: false,
+            backoff: Default::default(),
+            inbox_rate: (50.0, 500.0),
+        };
+        let fed = Federation::start(api, settings, dir.path()).expect("federation");
+        let deleted = remote_video(origin.url("/videos/watch/gone-1"), 3);
+        let unreachable = remote_video(origin.url("/videos/watch/down-1"), 3);
+        let recent = remote_video(origin.url("/videos/watch/gone-2"), 1);
+        for v in [&deleted, &unreachable, &recent] {
+            catalog.upsert_remote_video(v).expect("store");
+        }
+
+        assert_eq!(fed.refresh_remote_videos().await.expect("refresh"), 2);
+        let kept = |v: &RemoteVideo| catalog.remote_video(&v.url).expect("read").is_some();
+        assert!(!kept(&deleted), "a video gone at its origin stays");
+        assert!(kept(&unreachable), "an origin that is down loses its video");
+        assert!(kept(&recent), "a video fetched yesterday was fetched again");
+    }
+}
