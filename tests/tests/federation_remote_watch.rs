@@ -75,7 +75,10 @@ fn a_video_found_by_its_url_plays_here_from_its_origin() {
     let long_url = b.url(&format!("/videos/watch/{uuid}"));
     assert_eq!(search_videos(&a, &long_url, None)["total"], 1);
 
-    // The channel by handle, with or without the leading @, and by its page's URL.
+    // The channel by handle, with or without the leading @, and by its page's URL; its
+    // other videos follow from its outbox.
+    let second = upload_published(&b, "Second", "Only in the channel's outbox");
+    let second_uuid = second["uuid"].as_str().expect("uuid").to_string();
     for handle in [
         format!("@{channel}@{}", b.host()),
         format!("{channel}@{}", b.host()),
@@ -88,6 +91,15 @@ fn a_video_found_by_its_url_plays_here_from_its_origin() {
         assert_eq!(found["data"][0]["displayName"], XSS_CHANNEL, "{found}");
         assert_eq!(found["data"][0]["isLocal"], false, "{found}");
     }
+    let imported = wait_until(std::time::Duration::from_secs(30), || {
+        a.get(&format!("/api/v1/videos/{second_uuid}"), None)
+            .status()
+            == StatusCode::OK
+    });
+    assert!(
+        imported,
+        "the searched channel's other video never reached A"
+    );
 
     // What cannot be fetched finds nothing, with 200.
     let unknown = format!("https://{B}:1/videos/watch/{}", uuid::Uuid::new_v4());

@@ -351,7 +351,7 @@ impl Federation {
     /// After a follow is accepted: the videos the actor published before, from its outbox
     /// (the newest [`OUTBOX_IMPORT_LIMIT`] items), as PeerTube fetches a new following's
     /// outbox.
-    async fn import_outbox(&self, actor: &RemoteActor) -> Result<usize, String> {
+    pub(crate) async fn import_outbox(&self, actor: &RemoteActor) -> Result<usize, String> {
         let Some(outbox) = &actor.outbox else {
             return Ok(0);
         };

@@ -34,7 +34,29 @@ impl RemoteLookup for Lookup {
     }
 
     fn channel<'a>(&'a self, handle_or_url: &'a str) -> LookupFuture<'a> {
-        Box::pin(async move { self.federation()?.search_channel(handle_or_url).await })
+        Box::pin(async move {
+            let fed = self.federation()?;
+            let url = fed.search_channel(handle_or_url).await?;
+            // As PeerTube, the channel's videos follow in the background: the search
+            // answers with the channel at once.
+            let importer = fed.clone();
+            let channel = url.clone();
+            tokio::spawn(async move {
+                let actor = match importer.remote_actor(&channel, false).await {
+                    Ok(actor) => actor,
+                    Err(e) => return tracing::debug!("{channel}: {e}"),
+                };
+                match importer.import_outbox(&actor).await {
+                    Ok(n) => {
+                        tracing::info!(%channel, videos = n, "imported a searched channel's videos")
+                    }
+                    Err(e) => {
+                        tracing::info!(%channel, "a searched channel's videos not imported: {e}")
+                    }
+                }
+            });
+            Ok(url)
+        })
     }
 
     fn viewed(&self, video_url: &str) {
