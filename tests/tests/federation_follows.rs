@@ -117,6 +117,16 @@ fn follows_bring_remote_videos_and_their_deletion() {
     // Published before anyone followed: A takes it from B's outbox once its follow is
     // accepted.
     let earlier = upload_published(&b, "Before the follow");
+    // Liked on B: A reads the count from the video's likes collection.
+    let liked = send(
+        b.req(
+            Method::PUT,
+            &format!("/api/v1/videos/{}/rate", uuid_of(&earlier)),
+            Some(&b.admin().token),
+        )
+        .json(&json!({ "rating": "like" })),
+    );
+    expect_json(liked, StatusCode::NO_CONTENT);
 
     follow_instance(&a, &b);
     let alice = a.create_account("alice", -1, -1);
@@ -150,6 +160,8 @@ fn follows_bring_remote_videos_and_their_deletion() {
         "B was not subscribed to: {list}"
     );
 
+    let at_a = a.get_json(&format!("/api/v1/videos/{}", uuid_of(&earlier)), None);
+    assert_eq!(at_a["likes"], 1, "B's like of its earlier video: {at_a}");
     for (origin, video) in [(&b, &from_b), (&c, &from_c)] {
         assert_same_media(&a, origin, &uuid_of(video));
     }

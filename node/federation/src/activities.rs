@@ -405,7 +405,7 @@ async fn on_video(
     object: &Value,
     announced: bool,
 ) -> Result<(), String> {
-    let video = parse_video_object(object, chrono::Utc::now()).map_err(|e| e.to_string())?;
+    let mut video = parse_video_object(object, chrono::Utc::now()).map_err(|e| e.to_string())?;
     if crate::host_of(&video.url).as_deref() != Some(actor.host.as_str())
         || !owns_video(actor, &video.channel_url, &video.account_url)
     {
@@ -434,6 +434,17 @@ async fn on_video(
     if channel.kind != RemoteActorKind::Group {
         return Err(format!("{} is not a channel", channel.url));
     }
+    // The object names its rating collections; their sizes are the counts (as PeerTube
+    // reads them). An origin that does not answer leaves them as they were.
+    let stored_counts = stored.map(|s| (s.likes, s.dislikes)).unwrap_or_default();
+    video.likes = fed
+        .collection_size(object, "likes")
+        .await
+        .unwrap_or(stored_counts.0);
+    video.dislikes = fed
+        .collection_size(object, "dislikes")
+        .await
+        .unwrap_or(stored_counts.1);
     fed.catalog.upsert_remote_video(&video).map_err(text)?;
     tracing::info!(video = %video.url, "remote video stored");
     Ok(())
@@ -444,6 +455,22 @@ fn text(e: impl std::fmt::Display) -> String {
 }
 
 impl Federation {
+    /// `totalItems` of the collection an object names under `key`, fetched from the
+    /// object's own server.
+    async fn collection_size(&self, object: &Value, key: &str) -> Option<u64> {
+        let url = object.get(key).and_then(Value::as_str)?;
+        let id = object.get("id").and_then(Value::as_str)?;
+        if crate::host_of(url) != crate::host_of(id) {
+            return None;
+        }
+        let collection = self
+            .client
+            .fetch_object(url, Some(&self.instance_signer))
+            .await
+            .ok()?;
+        collection.get("totalItems").and_then(Value::as_u64)
+    }
+
     /// True when a local actor (or the instance) follows `url` and was accepted.
     pub(crate) fn follows(&self, url: &str) -> Result<bool, String> {
         Ok(self
