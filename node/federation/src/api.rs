@@ -136,42 +136,25 @@ fn page(items: Vec<Value>, q: &QueryPairs) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"total": total, "data": data})))
 }
 
-/// A follow's `state` filter, as PeerTube's `state` query parameter.
-fn state_filter(q: &QueryPairs) -> impl Fn(&Follow) -> bool {
-    let wanted = q.one("state").map(str::to_string);
-    move |f| wanted.as_deref().is_none_or(|s| s == state_name(f.state))
-}
-
 async fn server_following(Extension(fed): Fed, q: QueryPairs) -> ApiResult<Json<Value>> {
-    let keep = state_filter(&q);
-    let follows = fed
-        .catalog
-        .following_of(&ActorRef::Instance)
-        .map_err(internal)?;
-    page(
-        follows
-            .iter()
-            .filter(|f| keep(f))
-            .map(|f| follow_json(&fed, f))
-            .collect(),
-        &q,
-    )
+    let follows = fed.catalog.following_of(&ActorRef::Instance);
+    follows_page(&fed, follows.map_err(internal)?, &q)
 }
 
 async fn server_followers(Extension(fed): Fed, q: QueryPairs) -> ApiResult<Json<Value>> {
-    let keep = state_filter(&q);
-    let follows = fed
-        .catalog
-        .followers_of(&ActorRef::Instance)
-        .map_err(internal)?;
-    page(
-        follows
-            .iter()
-            .filter(|f| keep(f))
-            .map(|f| follow_json(&fed, f))
-            .collect(),
-        &q,
-    )
+    let follows = fed.catalog.followers_of(&ActorRef::Instance);
+    follows_page(&fed, follows.map_err(internal)?, &q)
+}
+
+/// A page of follows as PeerTube lists them, filtered by the `state` parameter.
+fn follows_page(fed: &Federation, follows: Vec<Follow>, q: &QueryPairs) -> ApiResult<Json<Value>> {
+    let wanted = q.one("state");
+    let items = follows
+        .iter()
+        .filter(|f| wanted.is_none_or(|s| s == state_name(f.state)))
+        .map(|f| follow_json(fed, f))
+        .collect();
+    page(items, q)
 }
 
 #[derive(Deserialize)]
@@ -520,19 +503,10 @@ async fn channel_followers(
             "Cannot list the followers of another user's channel",
         ));
     }
-    let keep = state_filter(&q);
     let follows = fed
         .catalog
-        .followers_of(&ActorRef::Local(Owner::Channel(channel.id)))
-        .map_err(internal)?;
-    page(
-        follows
-            .iter()
-            .filter(|f| keep(f))
-            .map(|f| follow_json(&fed, f))
-            .collect(),
-        &q,
-    )
+        .followers_of(&ActorRef::Local(Owner::Channel(channel.id)));
+    follows_page(&fed, follows.map_err(internal)?, &q)
 }
 
 /// PeerTube's server blocklist entry.
