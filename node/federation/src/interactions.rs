@@ -7,8 +7,8 @@
 
 use std::collections::BTreeSet;
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use peerbox_catalog::web_profiles::Actor as Owner;
 use peerbox_catalog::{
@@ -714,22 +714,6 @@ impl Federation {
     }
 }
 
-/// An ActivityPub document, readable from any origin.
-fn ap_json(body: &Value) -> Response {
-    let mut response = body.to_string().into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/activity+json; charset=utf-8"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(header::VARY, HeaderValue::from_static("Accept"));
-    response
-}
-
 fn not_found(what: &str) -> Response {
     crate::routes::problem(StatusCode::NOT_FOUND, what)
 }
@@ -798,7 +782,7 @@ impl Federation {
             }
             Some(AccountRef::Remote(_)) => return not_found("Video comment not found"),
         };
-        ap_json(&with_context(document))
+        crate::routes::activity_response(&with_context(document))
     }
 
     /// The ids of a local video's comments (the node's and those it received), oldest
@@ -817,7 +801,7 @@ impl Federation {
             Err(e) => return internal(e),
         };
         let id = format!("{base}/videos/watch/{}/comments", video.uuid);
-        ap_json(&crate::actors::collection(&id, &items, page))
+        crate::routes::activity_response(&crate::actors::collection(&id, &items, page))
     }
 
     fn ratings_collection(&self, video: &str, kind: &str, page: Option<u64>) -> Response {
@@ -835,7 +819,7 @@ impl Federation {
             Err(e) => return internal(e),
         };
         let id = format!("{base}/videos/watch/{}/{kind}", video.uuid);
-        ap_json(&crate::actors::collection(&id, &items, page))
+        crate::routes::activity_response(&crate::actors::collection(&id, &items, page))
     }
 
     fn rating_document(&self, name: &str, kind: &str, video: &str) -> Response {
@@ -889,7 +873,7 @@ impl Federation {
             &video_url,
             &owner_url.unwrap_or_else(|| PUBLIC.to_string()),
         );
-        ap_json(&with_context(document))
+        crate::routes::activity_response(&with_context(document))
     }
 }
 

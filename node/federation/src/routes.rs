@@ -375,7 +375,13 @@ async fn negotiate(State(fed): State<Arc<Federation>>, req: Request, next: Next)
             actors::collection(&format!("{url}/{suffix}"), &items, page)
         }
     };
-    let mut response = json_response(ACTIVITY_JSON, &body);
+    activity_response(&body)
+}
+
+/// An ActivityPub document, readable from any origin; its URL also serves a page, hence
+/// `Vary: Accept`.
+pub(crate) fn activity_response(body: &Value) -> Response {
+    let mut response = json_response(ACTIVITY_JSON, body);
     response
         .headers_mut()
         .append(header::VARY, HeaderValue::from_static("Accept"));
@@ -397,11 +403,7 @@ fn video_document(fed: &Federation, id: &str) -> Response {
     match fed.local_video_object(&video) {
         Ok(mut object) => {
             object["@context"] = crate::video_object::video_context();
-            let mut response = json_response(ACTIVITY_JSON, &object);
-            response
-                .headers_mut()
-                .append(header::VARY, HeaderValue::from_static("Accept"));
-            response
+            activity_response(&object)
         }
         Err(e) => internal(e),
     }
