@@ -220,9 +220,15 @@ pub fn extract(cache: &Cache, deb: &Path) -> Result<PathBuf> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    cache.entry(&format!("unpacked-{name}"), |dir| {
-        std::fs::create_dir_all(dir)?;
-        tools::run(tools::command("dpkg-deb").arg("-x").arg(deb).arg(dir))?;
-        Ok(())
-    })
+    // A .deb is named package_version_arch: other versions of the package are its family.
+    let package = name.split('_').next().unwrap_or_default();
+    cache.entry(
+        &format!("unpacked-{package}_"),
+        &format!("unpacked-{name}"),
+        |dir| {
+            std::fs::create_dir_all(dir)?;
+            tools::run(tools::command("dpkg-deb").arg("-x").arg(deb).arg(dir))?;
+            Ok(())
+        },
+    )
 }

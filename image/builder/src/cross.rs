@@ -26,8 +26,9 @@ pub fn sysroot(
         sources.describe(),
     ];
     inputs.extend(lists.sysroot.iter().cloned());
-    let name = format!("sysroot-{}-{}", arch.debian(), cache::key(&inputs));
-    cache.entry(&name, |dir| {
+    let family = format!("sysroot-{}-", arch.debian());
+    let name = format!("{family}{}", cache::key(&inputs));
+    cache.entry(&family, &name, |dir| {
         crate::step(
             &format!(
                 "sysroot for {} ({})",

@@ -169,10 +169,11 @@ pub struct Built {
     pub version: String,
     pub build: String,
     pub out_dir: PathBuf,
-    /// The raw disk image (sparse).
-    pub image: PathBuf,
     pub image_xz: PathBuf,
     pub image_xz_sha256: String,
+    /// Size and SHA-256 of the raw disk image inside the .img.xz (the raw file itself is
+    /// not kept: 1 GB or more of each build would only duplicate the download).
+    pub image_size: u64,
     pub image_sha256: String,
     pub kernel: String,
     pub layout: Layout,
@@ -419,7 +420,7 @@ pub fn build(repo: &Path, board_name: &str, opts: &Options) -> Result<Built> {
     })?;
 
     let name = format!("peerbox-{}", board.name);
-    let image = out_dir.join(format!("{name}.img"));
+    let image = work.join(format!("{name}.img"));
     step("disk image", || {
         let mut parts: Vec<(u8, &Path)> = vec![
             (CONFIG, &config),
@@ -458,6 +459,7 @@ pub fn build(repo: &Path, board_name: &str, opts: &Options) -> Result<Built> {
         Ok((raw, xz))
     })?;
 
+    let image_size = std::fs::metadata(&image)?.len();
     let rpi_imager_json = match &img.imager {
         Some(imager) => {
             let path = out_dir.join(format!("{name}.rpi-imager.json"));
@@ -467,7 +469,7 @@ pub fn build(repo: &Path, board_name: &str, opts: &Options) -> Result<Built> {
                     "description": imager.description,
                     "url": format!("{}{name}.img.xz", url_base()),
                     "release_date": release_date(epoch),
-                    "extract_size": std::fs::metadata(&image)?.len(),
+                    "extract_size": image_size,
                     "extract_sha256": image_sha256,
                     "image_download_size": std::fs::metadata(&image_xz)?.len(),
                     "image_download_sha256": image_xz_sha256,
@@ -490,9 +492,9 @@ pub fn build(repo: &Path, board_name: &str, opts: &Options) -> Result<Built> {
         version,
         build,
         out_dir: out_dir.clone(),
-        image,
         image_xz,
         image_xz_sha256,
+        image_size,
         image_sha256,
         kernel: kernel.version.clone(),
         layout,

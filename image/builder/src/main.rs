@@ -99,13 +99,15 @@ fn main() -> Result<()> {
             tools::require(tools::QEMU_ARM64)?;
             let out = peerbox_image::output_dir(&repo, &board);
             let bios = out.join("u-boot.bin");
-            let disk = out.join(format!("peerbox-{board}.img"));
-            if !bios.is_file() || !disk.is_file() {
+            let image_xz = out.join(format!("peerbox-{board}.img.xz"));
+            if !bios.is_file() || !image_xz.is_file() {
                 bail!(
                     "no built {board} image with U-Boot in {}: run `just image {board}` first",
                     out.display()
                 );
             }
+            let disk = out.join("card.img");
+            qemu::flash(&image_xz, &disk)?;
             eprintln!("node on http://127.0.0.1:{port}/ once booted; Ctrl-A X quits");
             let status = qemu::command(&bios, &disk, port, &qemu::Serial::Terminal, false)
                 .status()

@@ -4,7 +4,32 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use anyhow::{Context, Result, bail};
+
 use crate::tools;
+
+/// Writes the card QEMU boots from `image_xz` (sparse, as xz writes zeros), unless the card
+/// is newer than the image: like an SD card, it keeps its data from one boot to the next.
+pub fn flash(image_xz: &Path, card: &Path) -> Result<()> {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if modified(card) >= modified(image_xz) {
+        return Ok(());
+    }
+    let tmp = card.with_extension("img.tmp");
+    let out =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let status = tools::command("xz")
+        .arg("-dc")
+        .arg(image_xz)
+        .stdout(out)
+        .status()
+        .context("cannot start xz")?;
+    if !status.success() {
+        bail!("xz could not decompress {} ({status})", image_xz.display());
+    }
+    std::fs::rename(&tmp, card)?;
+    Ok(())
+}
 
 /// Where the guest's serial console goes.
 pub enum Serial {

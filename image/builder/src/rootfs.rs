@@ -57,8 +57,9 @@ pub fn base(cache: &Cache, arch: Arch, sources: &Sources, packages: &[String]) -
     ];
     inputs.extend(HOOKS.iter().map(|s| s.to_string()));
     inputs.extend(packages.iter().cloned());
-    let name = format!("rootfs-{}-{}.tar", arch.debian(), cache::key(&inputs));
-    cache.entry(&name, |tar| {
+    let family = format!("rootfs-{}-", arch.debian());
+    let name = format!("{family}{}.tar", cache::key(&inputs));
+    cache.entry(&family, &name, |tar| {
         crate::step(
             &format!(
                 "root file system, {} packages (mmdebstrap, cached afterwards)",

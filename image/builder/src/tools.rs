@@ -45,6 +45,8 @@ pub const ARM64_CROSS: &[Tool] = &[
     tool("aarch64-linux-gnu-readelf", "binutils-aarch64-linux-gnu"),
     tool("qemu-aarch64-static", "qemu-user-static"),
     tool("update-binfmts", "binfmt-support"),
+    // mmdebstrap refuses a foreign architecture without it (a Recommends, not a Depends).
+    tool("arch-test", "arch-test"),
 ];
 
 pub const UBOOT: &[Tool] = &[tool("mkimage", "u-boot-tools")];

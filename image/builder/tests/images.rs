@@ -448,16 +448,10 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// A card bigger than the image, as after flashing: the data partition must grow into it.
+/// A card bigger than the image, as after flashing the download: the data partition must
+/// grow into it.
 fn flash(b: &Built, dir: &Path) -> (PathBuf, u64) {
-    let disk = dir.join("card.img");
-    let status = Command::new("cp")
-        .args(["--sparse=always"])
-        .arg(&b.image)
-        .arg(&disk)
-        .status()
-        .expect("cp");
-    assert!(status.success());
+    let disk = unpacked_download(b, dir);
     let card_size = b.layout.size + 512 * layout::MIB;
     std::fs::File::options()
         .write(true)
