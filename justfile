@@ -8,7 +8,7 @@ run *ARGS: player
 # Install what the tests need, then run every test of the workspace.
 test: deps player
     cargo build -p peerbox
-    cargo test --workspace
+    cargo test --workspace --no-fail-fast
 
 # Debian, npm and Python packages: `build` for the node, `test` (default) for the tests too.
 deps MODE="test":
