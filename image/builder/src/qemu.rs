@@ -8,8 +8,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::tools;
 
-/// Writes the card QEMU boots from `image_xz` (sparse, as xz writes zeros), unless the card
-/// is newer than the image: like an SD card, it keeps its data from one boot to the next.
+/// Writes the raw card image from `image_xz` (sparse: xz seeks over runs of zeros), unless
+/// the card is newer than the image: like an SD card, it keeps its data between boots.
 pub fn flash(image_xz: &Path, card: &Path) -> Result<()> {
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     if modified(card) >= modified(image_xz) {
